@@ -212,6 +212,7 @@ func process(name string, in io.Reader, size int64, out io.Writer, opts Options)
 
 	var sink io.Writer
 	var enc *zstd.Encoder
+	var blobOut io.Writer
 	mediaType := osimage.MediaTypePayloadUncompressed
 	if opts.CompressionLevel == LevelNone {
 		sink = blobHash
@@ -220,11 +221,16 @@ func process(name string, in io.Reader, size int64, out io.Writer, opts Options)
 		var err error
 		enc, err = zstd.NewWriter(nil,
 			zstd.WithEncoderLevel(EncoderLevel(opts.CompressionLevel)),
-			zstd.WithEncoderConcurrency(encoderConcurrency))
+			zstd.WithEncoderConcurrency(encoderConcurrency),
+			// Frames of up to 1 KiB record their content size only as single
+			// segments; empty payloads need an explicit frame (see Close below).
+			zstd.WithSingleSegment(true),
+			zstd.WithZeroFrames(true))
 		if err != nil {
 			return nil, fmt.Errorf("payload %q: %w", name, err)
 		}
-		enc.ResetContentSize(io.MultiWriter(out, blobHash, counter), size)
+		blobOut = io.MultiWriter(out, blobHash, counter)
+		enc.ResetContentSize(blobOut, size)
 		sink = enc
 	}
 
@@ -251,7 +257,14 @@ func process(name string, in io.Reader, size int64, out io.Writer, opts Options)
 		return nil, fmt.Errorf("payload %q: file changed while reading: read %d bytes, expected %d", name, total, size)
 	}
 	layerSize := total
-	if enc != nil {
+	if enc != nil && total == 0 {
+		// The streaming encoder writes no content size for empty input;
+		// EncodeAll with zero frames writes a frame that records size 0.
+		if _, err := blobOut.Write(enc.EncodeAll(nil, nil)); err != nil {
+			return nil, fmt.Errorf("payload %q: writing blob: %w", name, err)
+		}
+		layerSize = counter.n
+	} else if enc != nil {
 		if err := enc.Close(); err != nil {
 			return nil, fmt.Errorf("payload %q: compressing: %w", name, err)
 		}
