@@ -2,11 +2,16 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/rules-osimage/rules_osimage/pkg/osimage"
 )
+
+// stdout receives the report of verify; tests replace it.
+var stdout io.Writer = os.Stdout
 
 func runVerify(args []string) error {
 	fs := newFlagSet("verify",
@@ -58,7 +63,7 @@ func runVerify(args []string) error {
 	}
 	for _, p := range img.Payloads() {
 		l, _ := img.Layer(p.Name)
-		fmt.Printf("%s: OK %d bytes, %d chunks, %s %s (%d bytes)\n",
+		fmt.Fprintf(stdout, "%s: OK %d bytes, %d chunks, %s %s (%d bytes)\n",
 			p.Name, p.Size, len(p.ChunkHashesSHA256), l.MediaType, l.Digest, l.Size)
 	}
 	return nil
