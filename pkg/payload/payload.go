@@ -7,12 +7,8 @@ package payload
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/klauspost/compress/zstd"
@@ -31,10 +27,6 @@ const (
 	LevelBest    = 4 // zstd SpeedBestCompression
 	MaxLevel     = LevelBest
 )
-
-// encoderConcurrency pins the zstd encoder's concurrency so that the output
-// never depends on GOMAXPROCS.
-const encoderConcurrency = 1
 
 // Options control how a payload is processed.
 type Options struct {
@@ -199,95 +191,4 @@ func Process(name, src, blobPath string, opts Options) (d *Descriptor, err error
 		return nil, err
 	}
 	return d, nil
-}
-
-// process is the straightforward single-pass implementation: one read of
-// the input feeds the chunk hashes and either the zstd encoder (whose output
-// is hashed for the layer digest) or the whole-file hash.
-func process(name string, in io.Reader, size int64, out io.Writer, opts Options) (*Descriptor, error) {
-	chunkSize := opts.chunkSize()
-	hashes := make([]string, 0, osimage.ChunkCount(size, chunkSize))
-	blobHash := sha256.New()
-	counter := &countingWriter{}
-
-	var sink io.Writer
-	var enc *zstd.Encoder
-	var blobOut io.Writer
-	mediaType := osimage.MediaTypePayloadUncompressed
-	if opts.CompressionLevel == LevelNone {
-		sink = blobHash
-	} else {
-		mediaType = osimage.MediaTypePayloadZstd
-		var err error
-		enc, err = zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(EncoderLevel(opts.CompressionLevel)),
-			zstd.WithEncoderConcurrency(encoderConcurrency),
-			// Frames of up to 1 KiB record their content size only as single
-			// segments; empty payloads need an explicit frame (see Close below).
-			zstd.WithSingleSegment(true),
-			zstd.WithZeroFrames(true))
-		if err != nil {
-			return nil, fmt.Errorf("payload %q: %w", name, err)
-		}
-		blobOut = io.MultiWriter(out, blobHash, counter)
-		enc.ResetContentSize(blobOut, size)
-		sink = enc
-	}
-
-	buf := make([]byte, chunkSize)
-	var total int64
-	for {
-		n, err := io.ReadFull(in, buf)
-		if n > 0 {
-			sum := sha256.Sum256(buf[:n])
-			hashes = append(hashes, base64.RawStdEncoding.EncodeToString(sum[:]))
-			if _, werr := sink.Write(buf[:n]); werr != nil {
-				return nil, fmt.Errorf("payload %q: writing blob: %w", name, werr)
-			}
-			total += int64(n)
-		}
-		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("payload %q: reading: %w", name, err)
-		}
-	}
-	if total != size {
-		return nil, fmt.Errorf("payload %q: file changed while reading: read %d bytes, expected %d", name, total, size)
-	}
-	layerSize := total
-	if enc != nil && total == 0 {
-		// The streaming encoder writes no content size for empty input;
-		// EncodeAll with zero frames writes a frame that records size 0.
-		if _, err := blobOut.Write(enc.EncodeAll(nil, nil)); err != nil {
-			return nil, fmt.Errorf("payload %q: writing blob: %w", name, err)
-		}
-		layerSize = counter.n
-	} else if enc != nil {
-		if err := enc.Close(); err != nil {
-			return nil, fmt.Errorf("payload %q: compressing: %w", name, err)
-		}
-		layerSize = counter.n
-	}
-	return &Descriptor{
-		Layer: v1.Descriptor{
-			MediaType: mediaType,
-			Digest:    digest.NewDigestFromBytes(digest.SHA256, blobHash.Sum(nil)),
-			Size:      layerSize,
-		},
-		Payload: osimage.PayloadInfo{
-			Name:              name,
-			Size:              total,
-			HashChunkSize:     chunkSize,
-			ChunkHashesSHA256: hashes,
-		},
-	}, nil
-}
-
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return len(p), nil
 }

@@ -1,0 +1,314 @@
+package payload
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"hash"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/rules-osimage/rules_osimage/pkg/osimage"
+)
+
+// How the work is spread over the cores (docs/performance.md has the
+// measurements behind these choices):
+//
+//   - Level 0 has two independent SHA-256 streams over the same bytes, the
+//     blob digest and the chunk hashes. One goroutine reads the file into a
+//     small ring of buffers, one hashes the whole file and one the chunks, so
+//     on two cores the wall time is about one hash pass.
+//   - Levels 1..4 use klauspost's job-parallel stream encoder: the input is
+//     cut into jobs of four windows, each compressed by its own goroutine
+//     with the tail of the previous job as history, and the blocks are written
+//     in order into one frame. The job boundaries depend only on the window
+//     size, never on the number of workers, so the blob is the same for any
+//     GOMAXPROCS (TestDeterministicAcrossConcurrency pins that). The caller
+//     goroutine reads and hashes the chunks; the encoder's flusher goroutine
+//     writes the blob and hashes it.
+
+const (
+	// windowSize is the zstd window (the farthest back-reference) for every
+	// level. It bounds memory: a job is four windows, and at most a few jobs
+	// are in flight. Debian's zstd uses 512 KiB at -1 and 2 MiB at -3.
+	windowSize = 1 << 20
+	// storedBufSize is the read size of the level-0 pipeline, rounded to a
+	// whole number of chunks; storedBufs buffers are in flight.
+	storedBufSize = 4 << 20
+	storedBufs    = 4
+	// maxEncoderConcurrency caps the zstd workers: more would only add
+	// memory, since one Bazel action rarely gets more cores than that.
+	maxEncoderConcurrency = 4
+)
+
+// encoderConcurrency is the number of zstd job workers: at least 2, because
+// with 1 the encoder falls back to its sequential mode, which writes
+// different bytes.
+func encoderConcurrency() int {
+	return min(max(runtime.GOMAXPROCS(0), 2), maxEncoderConcurrency)
+}
+
+// newEncoder returns the encoder for a compression level 1..4 with
+// concurrency workers. The options, apart from concurrency, fix the bytes
+// of the blob: changing them changes every compressed payload.
+func newEncoder(level, concurrency int) (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(EncoderLevel(level)),
+		zstd.WithWindowSize(windowSize),
+		zstd.WithEncoderConcurrency(concurrency),
+		zstd.WithConcurrentBlocks(true),
+		// Frames of up to one block record their content size only as
+		// single segments; empty payloads need an explicit frame (see
+		// processCompressed).
+		zstd.WithSingleSegment(true),
+		zstd.WithZeroFrames(true))
+}
+
+// process reads size bytes from in and returns the payload's descriptor,
+// writing the zstd blob to out for levels 1..4.
+func process(name string, in io.Reader, size int64, out io.Writer, opts Options) (*Descriptor, error) {
+	if opts.CompressionLevel == LevelNone {
+		return processStored(name, in, size, opts)
+	}
+	return processCompressed(name, in, size, out, opts, encoderConcurrency())
+}
+
+// processStored hashes an uncompressed payload: the layer digest is the
+// sha256 of the whole file, computed next to the chunk hashes.
+func processStored(name string, in io.Reader, size int64, opts Options) (*Descriptor, error) {
+	chunkSize := opts.chunkSize()
+	bufSize := max(storedBufSize/chunkSize, 1) * chunkSize
+
+	type slot struct {
+		buf  []byte
+		n    int
+		busy sync.WaitGroup // one count per hashing goroutine still reading buf
+	}
+	slots := make([]slot, storedBufs)
+	toWhole := make(chan *slot, storedBufs)
+	toChunks := make(chan *slot, storedBufs)
+
+	whole := sha256.New()
+	chunks := newChunkHasher(size, chunkSize)
+	var hashers sync.WaitGroup
+	hashers.Add(2)
+	go func() {
+		defer hashers.Done()
+		for s := range toWhole {
+			whole.Write(s.buf[:s.n])
+			s.busy.Done()
+		}
+	}()
+	go func() {
+		defer hashers.Done()
+		for s := range toChunks {
+			chunks.Write(s.buf[:s.n])
+			s.busy.Done()
+		}
+	}()
+
+	var total int64
+	var readErr error
+	for i := 0; ; i++ {
+		s := &slots[i%len(slots)]
+		s.busy.Wait()
+		if s.buf == nil {
+			s.buf = make([]byte, bufSize)
+		}
+		n, err := io.ReadFull(in, s.buf)
+		if n > 0 {
+			s.n = n
+			total += int64(n)
+			s.busy.Add(2)
+			toWhole <- s
+			toChunks <- s
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+	}
+	close(toWhole)
+	close(toChunks)
+	hashers.Wait()
+	chunks.finish()
+	if readErr != nil {
+		return nil, fmt.Errorf("payload %q: reading: %w", name, readErr)
+	}
+	if total != size {
+		return nil, changedError(name, total, size)
+	}
+	return descriptor(name, osimage.MediaTypePayloadUncompressed, whole, total, total, chunkSize, chunks.hashes), nil
+}
+
+// processCompressed compresses a payload into one zstd frame on out,
+// hashing the chunks as they are read and the blob as it is written.
+func processCompressed(name string, in io.Reader, size int64, out io.Writer, opts Options, concurrency int) (*Descriptor, error) {
+	chunkSize := opts.chunkSize()
+	enc, err := newEncoder(opts.CompressionLevel, concurrency)
+	if err != nil {
+		return nil, fmt.Errorf("payload %q: %w", name, err)
+	}
+	blob := &blobWriter{w: out, h: sha256.New()}
+	src := &hashingReader{r: in, chunks: newChunkHasher(size, chunkSize)}
+
+	if size == 0 {
+		// The stream encoder writes no content size for empty input;
+		// EncodeAll with zero frames writes a frame that records size 0.
+		if _, err := io.Copy(io.Discard, src); err != nil {
+			return nil, fmt.Errorf("payload %q: reading: %w", name, err)
+		}
+		if src.n != 0 {
+			return nil, changedError(name, src.n, size)
+		}
+		if _, err := blob.Write(enc.EncodeAll(nil, nil)); err != nil {
+			return nil, fmt.Errorf("payload %q: writing blob: %w", name, err)
+		}
+		return descriptor(name, osimage.MediaTypePayloadZstd, blob.h, blob.n, 0, chunkSize, src.chunks.hashes), nil
+	}
+
+	enc.ResetContentSize(blob, size)
+	_, err = enc.ReadFrom(src)
+	// Close also stops the encoder's goroutines after an error.
+	cerr := enc.Close()
+	switch {
+	case src.err != nil:
+		return nil, fmt.Errorf("payload %q: reading: %w", name, src.err)
+	case blob.err != nil:
+		return nil, fmt.Errorf("payload %q: writing blob: %w", name, blob.err)
+	case src.n != size:
+		return nil, changedError(name, src.n, size)
+	case err != nil:
+		return nil, fmt.Errorf("payload %q: compressing: %w", name, err)
+	case cerr != nil:
+		return nil, fmt.Errorf("payload %q: compressing: %w", name, cerr)
+	}
+	return descriptor(name, osimage.MediaTypePayloadZstd, blob.h, blob.n, src.n, chunkSize, src.chunks.hashes), nil
+}
+
+func changedError(name string, read, size int64) error {
+	return fmt.Errorf("payload %q: file changed while reading: read %d bytes, expected %d", name, read, size)
+}
+
+func descriptor(name, mediaType string, blobHash hash.Hash, blobSize, size, chunkSize int64, hashes []string) *Descriptor {
+	return &Descriptor{
+		Layer: v1.Descriptor{
+			MediaType: mediaType,
+			Digest:    digest.NewDigestFromBytes(digest.SHA256, blobHash.Sum(nil)),
+			Size:      blobSize,
+		},
+		Payload: osimage.PayloadInfo{
+			Name:              name,
+			Size:              size,
+			HashChunkSize:     chunkSize,
+			ChunkHashesSHA256: hashes,
+		},
+	}
+}
+
+// chunkHasher computes the sha256 of each consecutive chunkSize piece of
+// everything written to it, whatever the sizes of the writes.
+type chunkHasher struct {
+	chunkSize int64
+	partial   hash.Hash // the current incomplete chunk, if partialN > 0
+	partialN  int64
+	hashes    []string
+}
+
+func newChunkHasher(size, chunkSize int64) *chunkHasher {
+	return &chunkHasher{
+		chunkSize: chunkSize,
+		partial:   sha256.New(),
+		hashes:    make([]string, 0, osimage.ChunkCount(size, chunkSize)),
+	}
+}
+
+func (c *chunkHasher) Write(p []byte) {
+	if c.partialN > 0 {
+		k := min(int64(len(p)), c.chunkSize-c.partialN)
+		c.partial.Write(p[:k])
+		c.partialN += k
+		p = p[k:]
+		if c.partialN < c.chunkSize {
+			return
+		}
+		c.add(c.partial.Sum(nil))
+		c.partial.Reset()
+		c.partialN = 0
+	}
+	for int64(len(p)) >= c.chunkSize {
+		sum := sha256.Sum256(p[:c.chunkSize])
+		c.add(sum[:])
+		p = p[c.chunkSize:]
+	}
+	if len(p) > 0 {
+		c.partial.Write(p)
+		c.partialN = int64(len(p))
+	}
+}
+
+// finish hashes the last, shorter chunk.
+func (c *chunkHasher) finish() {
+	if c.partialN > 0 {
+		c.add(c.partial.Sum(nil))
+		c.partial.Reset()
+		c.partialN = 0
+	}
+}
+
+func (c *chunkHasher) add(sum []byte) {
+	c.hashes = append(c.hashes, base64.RawStdEncoding.EncodeToString(sum))
+}
+
+// hashingReader feeds everything read through it to a chunkHasher and
+// remembers the first read error (the encoder may wrap or drop it).
+type hashingReader struct {
+	r      io.Reader
+	chunks *chunkHasher
+	n      int64
+	err    error
+	done   bool
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.chunks.Write(p[:n])
+	h.n += int64(n)
+	if err == io.EOF && !h.done {
+		h.done = true
+		h.chunks.finish()
+	} else if err != nil && err != io.EOF && h.err == nil {
+		h.err = err
+	}
+	return n, err
+}
+
+// blobWriter writes the blob and hashes and counts it; it remembers the
+// first write error.
+type blobWriter struct {
+	w   io.Writer
+	h   hash.Hash
+	n   int64
+	err error
+}
+
+func (b *blobWriter) Write(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.w.Write(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	if err != nil {
+		b.err = err
+	}
+	return n, err
+}
