@@ -1,12 +1,16 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -26,11 +30,46 @@ const (
 	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
-// manifestDoc is a manifest or index held in memory, exactly as stored.
+// manifestDoc is a manifest or index held in memory, exactly as stored,
+// with its response headers prepared.
 type manifestDoc struct {
-	data      []byte
-	mediaType string
-	digest    digest.Digest
+	data        []byte
+	digest      digest.Digest
+	contentType []string
+	length      []string
+	digestHdr   []string
+	etag        []string
+}
+
+func newManifestDoc(data []byte, mediaType string, d digest.Digest) *manifestDoc {
+	return &manifestDoc{
+		data:        data,
+		digest:      d,
+		contentType: []string{mediaType},
+		length:      []string{strconv.Itoa(len(data))},
+		digestHdr:   []string{d.String()},
+		etag:        []string{`"` + d.String() + `"`},
+	}
+}
+
+// serve answers a GET or HEAD for the document. Plain requests, the common
+// case, are written directly; conditional and range requests go through
+// http.ServeContent.
+func (m *manifestDoc) serve(w http.ResponseWriter, req *http.Request, contentType []string) {
+	h := w.Header()
+	h["Content-Type"] = contentType
+	h["Docker-Content-Digest"] = m.digestHdr
+	h["Etag"] = m.etag
+	if req.Header.Get("Range") != "" || req.Header.Get("If-None-Match") != "" ||
+		req.Header.Get("If-Match") != "" || req.Header.Get("If-Range") != "" {
+		http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(m.data))
+		return
+	}
+	h["Content-Length"] = m.length
+	w.WriteHeader(http.StatusOK)
+	if req.Method != http.MethodHead {
+		w.Write(m.data)
+	}
 }
 
 // blobFile is a blob served from disk.
@@ -85,7 +124,7 @@ func loadLayout(dir string) (*layout, error) {
 	} else {
 		// Several manifests: the tag names index.json itself, served as an
 		// image index.
-		doc := &manifestDoc{data: data, mediaType: v1.MediaTypeImageIndex, digest: digest.Canonical.FromBytes(data)}
+		doc := newManifestDoc(data, v1.MediaTypeImageIndex, digest.Canonical.FromBytes(data))
 		l.manifests[doc.digest] = doc
 		l.tagDigest = doc.digest
 	}
@@ -185,7 +224,7 @@ func (l *layout) loadManifest(dir string, d v1.Descriptor, depth int) error {
 			mt = v1.MediaTypeImageManifest
 		}
 	}
-	l.manifests[d.Digest] = &manifestDoc{data: data, mediaType: mt, digest: d.Digest}
+	l.manifests[d.Digest] = newManifestDoc(data, mt, d.Digest)
 	switch {
 	case isIndexType(mt):
 		for _, c := range head.Manifests {

@@ -19,10 +19,10 @@
 package registry
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -89,16 +90,18 @@ func WithAccessLog(w io.Writer) Option {
 }
 
 // Registry is a read-only OCI Distribution registry serving image layouts.
-// It is safe for concurrent use; images may be added while serving.
+// It is safe for concurrent use; images may be added while serving (the
+// request path takes no locks: AddImage publishes a new immutable snapshot).
 type Registry struct {
-	mu        sync.RWMutex
-	repos     map[string]*repository
+	mu        sync.Mutex // serializes AddImage
+	repos     atomic.Pointer[map[string]*repository]
 	images    []Image
 	accessLog io.Writer
 	logMu     sync.Mutex
 }
 
-// repository holds what the images of one repository reference.
+// repository holds what the images of one repository reference. Once
+// published in Registry.repos it is never modified: AddImage replaces it.
 type repository struct {
 	tags      map[string]digest.Digest
 	manifests map[digest.Digest]*manifestDoc
@@ -108,7 +111,8 @@ type repository struct {
 // New returns a Registry configured by opts. It fails if any image cannot be
 // loaded, naming the image and the faulty file or blob.
 func New(opts ...Option) (*Registry, error) {
-	r := &Registry{repos: map[string]*repository{}}
+	r := &Registry{}
+	r.repos.Store(&map[string]*repository{})
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
@@ -146,17 +150,19 @@ func (r *Registry) AddImage(repo, tag, dir string) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rp := r.repos[repo]
-	if rp == nil {
-		rp = &repository{
-			tags:      map[string]digest.Digest{},
-			manifests: map[digest.Digest]*manifestDoc{},
-			blobs:     map[digest.Digest]*blobFile{},
-		}
-		r.repos[repo] = rp
+	old := *r.repos.Load()
+	rp := &repository{
+		tags:      map[string]digest.Digest{},
+		manifests: map[digest.Digest]*manifestDoc{},
+		blobs:     map[digest.Digest]*blobFile{},
 	}
-	if _, dup := rp.tags[tag]; dup {
-		return fmt.Errorf("image %s: listed more than once", img)
+	if prev := old[repo]; prev != nil {
+		if _, dup := prev.tags[tag]; dup {
+			return fmt.Errorf("image %s: listed more than once", img)
+		}
+		maps.Copy(rp.tags, prev.tags)
+		maps.Copy(rp.manifests, prev.manifests)
+		maps.Copy(rp.blobs, prev.blobs)
 	}
 	rp.tags[tag] = l.tagDigest
 	for d, m := range l.manifests {
@@ -169,14 +175,17 @@ func (r *Registry) AddImage(repo, tag, dir string) error {
 			rp.blobs[d] = b
 		}
 	}
+	repos := maps.Clone(old)
+	repos[repo] = rp
+	r.repos.Store(&repos)
 	r.images = append(r.images, img)
 	return nil
 }
 
 // Images returns the images served, in the order they were added.
 func (r *Registry) Images() []Image {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return slices.Clone(r.images)
 }
 
@@ -214,6 +223,12 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 
 const allowedMethods = "GET, HEAD"
 
+// Header values shared by all responses; net/http never modifies them.
+var (
+	apiVersion  = []string{"registry/2.0"}
+	octetStream = []string{"application/octet-stream"}
+)
+
 // ServeHTTP implements the pull side of the OCI Distribution API.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.accessLog != nil {
@@ -224,7 +239,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
-	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	w.Header()["Docker-Distribution-Api-Version"] = apiVersion
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		w.Header().Set("Allow", allowedMethods)
 		writeError(w, http.StatusMethodNotAllowed, codeUnsupported,
@@ -271,73 +286,58 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 // repo looks up a repository, answering the request with an error if it is
 // invalid or unknown.
 func (r *Registry) repo(w http.ResponseWriter, name string) *repository {
+	// Served names were validated when added, so look up first and
+	// validate only to explain a miss.
+	if rp := (*r.repos.Load())[name]; rp != nil {
+		return rp
+	}
 	if !validName(name) {
 		writeError(w, http.StatusBadRequest, codeNameInvalid, fmt.Sprintf("invalid repository name %q", name))
 		return nil
 	}
-	r.mu.RLock()
-	rp := r.repos[name]
-	r.mu.RUnlock()
-	if rp == nil {
-		writeError(w, http.StatusNotFound, codeNameUnknown, fmt.Sprintf("repository %q is not served here", name))
-		return nil
-	}
-	return rp
+	writeError(w, http.StatusNotFound, codeNameUnknown, fmt.Sprintf("repository %q is not served here", name))
+	return nil
 }
 
 func (r *Registry) serveManifest(w http.ResponseWriter, req *http.Request, rp *repository, ref string) {
-	var d digest.Digest
+	// Known tags and digests were validated when added: look up first and
+	// validate only to explain a miss.
+	d := digest.Digest(ref)
 	if strings.Contains(ref, ":") {
-		var err error
-		if d, err = digest.Parse(ref); err != nil {
+		if _, err := digest.Parse(ref); err != nil && rp.manifests[d] == nil {
 			writeError(w, http.StatusBadRequest, codeDigestInvalid, fmt.Sprintf("invalid digest %q: %v", ref, err))
 			return
 		}
 	} else {
-		if !tagRE.MatchString(ref) {
-			writeError(w, http.StatusBadRequest, codeTagInvalid, fmt.Sprintf("invalid tag %q", ref))
-			return
-		}
-		r.mu.RLock()
 		d = rp.tags[ref]
-		r.mu.RUnlock()
 		if d == "" {
+			if !tagRE.MatchString(ref) {
+				writeError(w, http.StatusBadRequest, codeTagInvalid, fmt.Sprintf("invalid tag %q", ref))
+				return
+			}
 			writeError(w, http.StatusNotFound, codeManifestUnknown, fmt.Sprintf("tag %q is not known", ref))
 			return
 		}
 	}
-	r.mu.RLock()
 	doc := rp.manifests[d]
-	r.mu.RUnlock()
 	if doc == nil {
 		writeError(w, http.StatusNotFound, codeManifestUnknown, fmt.Sprintf("manifest %s is not known", d))
 		return
 	}
-	serveBytes(w, req, doc.mediaType, doc)
-}
-
-func serveBytes(w http.ResponseWriter, req *http.Request, mediaType string, doc *manifestDoc) {
-	h := w.Header()
-	h.Set("Content-Type", mediaType)
-	h.Set("Docker-Content-Digest", doc.digest.String())
-	h.Set("ETag", `"`+doc.digest.String()+`"`)
-	http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(doc.data))
+	doc.serve(w, req, doc.contentType)
 }
 
 func (r *Registry) serveBlob(w http.ResponseWriter, req *http.Request, rp *repository, ref string) {
-	d, err := digest.Parse(ref)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeDigestInvalid, fmt.Sprintf("invalid digest %q: %v", ref, err))
-		return
-	}
-	r.mu.RLock()
+	d := digest.Digest(ref)
 	b := rp.blobs[d]
-	doc := rp.manifests[d]
-	r.mu.RUnlock()
 	if b == nil {
-		if doc != nil {
+		if doc := rp.manifests[d]; doc != nil {
 			// Registries serve manifests from the blob endpoint too.
-			serveBytes(w, req, "application/octet-stream", doc)
+			doc.serve(w, req, octetStream)
+			return
+		}
+		if _, err := digest.Parse(ref); err != nil {
+			writeError(w, http.StatusBadRequest, codeDigestInvalid, fmt.Sprintf("invalid digest %q: %v", ref, err))
 			return
 		}
 		writeError(w, http.StatusNotFound, codeBlobUnknown, fmt.Sprintf("blob %s is not known in this repository", d))
@@ -350,9 +350,9 @@ func (r *Registry) serveBlob(w http.ResponseWriter, req *http.Request, rp *repos
 	}
 	defer f.Close()
 	h := w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Docker-Content-Digest", d.String())
-	h.Set("ETag", `"`+d.String()+`"`)
+	h["Content-Type"] = octetStream
+	h["Docker-Content-Digest"] = []string{d.String()}
+	h["Etag"] = []string{`"` + d.String() + `"`}
 	// ServeContent handles Range, If-None-Match and HEAD; for a single range
 	// or the whole file it copies the *os.File into the connection, which
 	// net/http turns into sendfile(2).
@@ -361,12 +361,10 @@ func (r *Registry) serveBlob(w http.ResponseWriter, req *http.Request, rp *repos
 
 func (r *Registry) serveTags(w http.ResponseWriter, req *http.Request, name string, rp *repository) {
 	q := req.URL.Query()
-	r.mu.RLock()
 	tags := make([]string, 0, len(rp.tags))
 	for t := range rp.tags {
 		tags = append(tags, t)
 	}
-	r.mu.RUnlock()
 	slices.Sort(tags)
 	if last := q.Get("last"); last != "" {
 		i, _ := slices.BinarySearch(tags, last)
