@@ -121,6 +121,9 @@ func loadLayout(dir string) (*layout, error) {
 	}
 	if len(idx.Manifests) == 1 {
 		l.tagDigest = idx.Manifests[0].Digest
+		if l.manifests[l.tagDigest] == nil {
+			return nil, fmt.Errorf("%s: its only descriptor (%s, media type %q) is not a manifest or index", indexPath, l.tagDigest, idx.Manifests[0].MediaType)
+		}
 	} else {
 		// Several manifests: the tag names index.json itself, served as an
 		// image index.

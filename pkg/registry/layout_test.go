@@ -144,6 +144,13 @@ func TestLoadLayoutErrors(t *testing.T) {
 			want: "lists no manifests",
 		},
 		{
+			name: "index lists only a plain blob",
+			setup: func(l *testLayout) {
+				l.index(l.blob("application/vnd.example.thing", []byte("thing")))
+			},
+			want: "is not a manifest or index",
+		},
+		{
 			name: "bad oci-layout",
 			setup: func(l *testLayout) {
 				m, _ := l.image("{}", "x")
