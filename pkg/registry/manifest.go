@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/bazelbuild/rules_go/go/runfiles"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // ManifestVersion is the only local-registry manifest version understood.
@@ -50,6 +51,19 @@ func LoadManifest(path string) ([]Image, error) {
 		}
 		return r, nil
 	}
+	// rlocationDir resolves a layout directory. A runfiles manifest may list
+	// only the files of a tree artifact, not the directory: then the layout
+	// is where its index.json is.
+	rlocationDir := func(p string) (string, error) {
+		r, err := rlocation(p)
+		if err == nil || rf == nil {
+			return r, err
+		}
+		if idx, ierr := rlocation(p + "/" + v1.ImageIndexFile); ierr == nil {
+			return filepath.Dir(idx), nil
+		}
+		return "", err
+	}
 
 	resolved := path
 	if _, err := os.Stat(path); err != nil {
@@ -84,7 +98,7 @@ func LoadManifest(path string) ([]Image, error) {
 			}
 		} else if p := filepath.Join(dir, layout); exists(p) {
 			layout = p
-		} else if layout, err = rlocation(img.Layout); err != nil {
+		} else if layout, err = rlocationDir(img.Layout); err != nil {
 			return nil, fmt.Errorf("registry manifest %s: image %s: layout %w", resolved, img, err)
 		}
 		img.Layout = layout

@@ -138,3 +138,38 @@ func TestLoadManifestErrors(t *testing.T) {
 		t.Errorf("LoadManifest of a missing manifest: error %v", err)
 	}
 }
+
+// TestLoadManifestRunfilesManifestFile resolves layouts through a runfiles
+// manifest that lists the files of each tree artifact but not the directory.
+func TestLoadManifestRunfilesManifestFile(t *testing.T) {
+	out := t.TempDir() // stands for bazel-out
+	layout := filepath.Join(out, "examples", "os_image")
+	writeLayoutAt(t, layout, "{}")
+	mf := filepath.Join(out, "examples", "registry.json")
+	writeFile(t, mf, `{"version": 1, "images": [{"repository": "os/example", "tag": "latest", "layout": "_main/examples/os_image"}]}`)
+	var lines []string
+	lines = append(lines, "_main/examples/registry.json "+mf)
+	err := filepath.WalkDir(layout, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(layout, p)
+			lines = append(lines, "_main/examples/os_image/"+filepath.ToSlash(rel)+" "+p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(t.TempDir(), "MANIFEST")
+	writeFile(t, manifest, strings.Join(lines, "\n")+"\n")
+	t.Setenv("RUNFILES_DIR", "")
+	t.Setenv("RUNFILES_MANIFEST_FILE", manifest)
+	t.Setenv("TEST_SRCDIR", "")
+
+	imgs, err := LoadManifest("_main/examples/registry.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 1 || imgs[0].Layout != layout {
+		t.Errorf("LoadManifest: %+v, want layout %s", imgs, layout)
+	}
+}
