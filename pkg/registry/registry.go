@@ -256,15 +256,18 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 		io.WriteString(w, "{}")
 		return
 	}
+	// /v2/<name>/<kind>/<ref>, where <name> may contain slashes.
 	rest, ok := strings.CutPrefix(p, "/v2/")
-	parts := strings.Split(rest, "/")
-	n := len(parts)
-	if !ok || n < 3 {
+	i := strings.LastIndexByte(rest, '/')
+	j := -1
+	if i > 0 {
+		j = strings.LastIndexByte(rest[:i], '/')
+	}
+	if !ok || j <= 0 {
 		writeError(w, http.StatusNotFound, codeUnsupported, "unknown endpoint "+p)
 		return
 	}
-	name := strings.Join(parts[:n-2], "/")
-	kind, ref := parts[n-2], parts[n-1]
+	name, kind, ref := rest[:j], rest[j+1:i], rest[i+1:]
 	switch {
 	case kind == "tags" && ref == "list":
 		if rp := r.repo(w, name); rp != nil {
