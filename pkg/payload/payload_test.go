@@ -242,15 +242,18 @@ func TestOddChunkSizes(t *testing.T) {
 	}
 }
 
-// Sizes around the encoder's block (64/128 KiB) and job (4 MiB) boundaries,
-// at every level.
+// maxJob is the largest job size of the encoder (four windows).
+const maxJob = 4 << 20
+
+// Sizes around the encoder's block (64/128 KiB) and job (2 and 4 MiB)
+// boundaries, at every level.
 func TestRoundTripAroundJobBoundaries(t *testing.T) {
-	job := 4 * windowSize
-	sizes := []int{2, 255, 256, 1023, 1024, 64<<10 - 1, 64<<10 + 1, 128<<10 + 1, job - 1, job, job + 1, 2*job + 64<<10}
+	sizes := []int{2, 255, 256, 1023, 1024, 64<<10 - 1, 64<<10 + 1, 128<<10 + 1,
+		maxJob/2 - 1, maxJob / 2, maxJob/2 + 1, maxJob - 1, maxJob, maxJob + 1, 2*maxJob + 64<<10}
 	for i, size := range sizes {
 		for level := LevelFastest; level <= MaxLevel; level++ {
-			if level >= LevelBetter && size > job+1 && testing.Short() {
-				continue
+			if level == LevelBest && size > maxJob+1 {
+				continue // sequential and slow; the job logic is not used
 			}
 			t.Run(fmt.Sprintf("size=%d/level=%d", size, level), func(t *testing.T) {
 				data := testData(int64(100+i), size)
@@ -265,8 +268,8 @@ func TestRoundTripAroundJobBoundaries(t *testing.T) {
 // The blob must not depend on the number of encoder workers, which follows
 // GOMAXPROCS.
 func TestDeterministicAcrossConcurrency(t *testing.T) {
-	data := testData(42, 3*4*windowSize+777)
-	for level := LevelFastest; level <= MaxLevel; level++ {
+	data := testData(42, 3*maxJob+777)
+	for level := LevelFastest; level <= LevelBetter; level++ {
 		t.Run(fmt.Sprintf("level=%d", level), func(t *testing.T) {
 			var first []byte
 			for _, n := range []int{2, 3, 4, 8} {
@@ -290,7 +293,7 @@ func TestDeterministicAcrossConcurrency(t *testing.T) {
 }
 
 func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
-	data := testData(43, 2*4*windowSize+99)
+	data := testData(43, 2*maxJob+99)
 	src := writeTemp(t, data)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	for _, level := range []int{LevelNone, LevelFastest, LevelDefault} {
@@ -320,7 +323,7 @@ func TestZstdCLIDecodes(t *testing.T) {
 	if err != nil {
 		t.Skip("zstd CLI not installed")
 	}
-	data := testData(44, 2*4*windowSize+4321)
+	data := testData(44, 2*maxJob+4321)
 	for _, level := range []int{LevelFastest, LevelDefault, LevelBest} {
 		_, blob := processBytes(t, data, Options{CompressionLevel: level})
 		cmd := exec.Command(zstdCLI, "-d", "-c", "-q")
@@ -444,11 +447,11 @@ func TestDescriptorRoundTrip(t *testing.T) {
 // checks the frame decodes back. Run briefly with
 // go test -run=- -fuzz=FuzzRoundTrip -fuzztime=60s ./pkg/payload
 func FuzzRoundTrip(f *testing.F) {
-	f.Add(int64(1), uint32(4*windowSize+1), uint8(1))
+	f.Add(int64(1), uint32(maxJob+1), uint8(1))
 	f.Add(int64(2), uint32(128<<10), uint8(2))
 	f.Add(int64(3), uint32(0), uint8(1))
 	f.Fuzz(func(t *testing.T, seed int64, size uint32, level uint8) {
-		n := int(size % (9 * windowSize))
+		n := int(size % (9 * maxJob / 4))
 		lvl := 1 + int(level%MaxLevel)
 		data := testData(seed, n)
 		var out bytes.Buffer

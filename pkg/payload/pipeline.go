@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -23,44 +22,60 @@ import (
 //     blob digest and the chunk hashes. One goroutine reads the file into a
 //     small ring of buffers, one hashes the whole file and one the chunks, so
 //     on two cores the wall time is about one hash pass.
-//   - Levels 1..4 use klauspost's job-parallel stream encoder: the input is
-//     cut into jobs of four windows, each compressed by its own goroutine
+//   - Levels 1..3 use klauspost's job-parallel stream encoder: the input is
+//     cut into jobs of four windows, each compressed by one of two workers
 //     with the tail of the previous job as history, and the blocks are written
 //     in order into one frame. The job boundaries depend only on the window
-//     size, never on the number of workers, so the blob is the same for any
-//     GOMAXPROCS (TestDeterministicAcrossConcurrency pins that). The caller
-//     goroutine reads and hashes the chunks; the encoder's flusher goroutine
-//     writes the blob and hashes it.
+//     size, never on the number of workers or on scheduling
+//     (TestDeterministicAcrossConcurrency), so the blob is the same at any
+//     GOMAXPROCS. The caller goroutine reads and hashes the chunks; the
+//     encoder's flusher goroutine writes the blob and hashes it.
 
 const (
-	// windowSize is the zstd window (the farthest back-reference) for every
-	// level. It bounds memory: a job is four windows, and at most a few jobs
-	// are in flight. Debian's zstd uses 512 KiB at -1 and 2 MiB at -3.
-	windowSize = 1 << 20
 	// storedBufSize is the read size of the level-0 pipeline, rounded to a
 	// whole number of chunks; storedBufs buffers are in flight.
 	storedBufSize = 4 << 20
 	storedBufs    = 4
-	// maxEncoderConcurrency caps the zstd workers: more would only add
-	// memory, since one Bazel action rarely gets more cores than that.
-	maxEncoderConcurrency = 4
+	// encoderWorkers is the number of zstd job workers for levels 1..3. It
+	// is pinned rather than following GOMAXPROCS: the bytes do not depend on
+	// it, but memory does (each worker holds about three jobs), and Bazel
+	// runs the payload actions of an image side by side anyway. With 1 the
+	// encoder falls back to its sequential mode, which writes other bytes.
+	encoderWorkers = 2
 )
 
-// encoderConcurrency is the number of zstd job workers: at least 2, because
-// with 1 the encoder falls back to its sequential mode, which writes
-// different bytes.
-func encoderConcurrency() int {
-	return min(max(runtime.GOMAXPROCS(0), 2), maxEncoderConcurrency)
+// windowSize is the zstd window (the farthest back-reference) of a level.
+// It bounds memory: a job is four windows, and klauspost keeps up to about
+// three jobs per worker plus pooled buffers per P. 512 KiB is what Debian's
+// zstd uses at -1; at level 2 it costs about 1.5 % of size against the 8 MiB
+// default, and 1 MiB would exceed the 64 MiB RSS budget at GOMAXPROCS=8.
+// Level 4 is sequential, so its window only sets the history.
+func windowSize(level int) int {
+	if level == LevelBest {
+		return 1 << 20
+	}
+	return 512 << 10
 }
 
-// newEncoder returns the encoder for a compression level 1..4 with
-// concurrency workers. The options, apart from concurrency, fix the bytes
-// of the blob: changing them changes every compressed payload.
-func newEncoder(level, concurrency int) (*zstd.Encoder, error) {
+// workers is the number of zstd job workers for a level. Level 4's match
+// finder has 34 MiB of tables per worker, so it runs one sequential encoder
+// to stay within the memory budget.
+func workers(level int) int {
+	if level == LevelBest {
+		return 1
+	}
+	return encoderWorkers
+}
+
+// newEncoder returns the encoder for a compression level 1..4 with the given
+// number of job workers. The options other than the worker count (for counts
+// of 2 and more) fix the bytes of the blob: changing them changes every
+// compressed payload.
+func newEncoder(level, workers int) (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(EncoderLevel(level)),
-		zstd.WithWindowSize(windowSize),
-		zstd.WithEncoderConcurrency(concurrency),
+		zstd.WithWindowSize(windowSize(level)),
+		zstd.WithEncoderConcurrency(workers),
 		zstd.WithConcurrentBlocks(true),
 		// Frames of up to one block record their content size only as
 		// single segments; empty payloads need an explicit frame (see
@@ -75,7 +90,7 @@ func process(name string, in io.Reader, size int64, out io.Writer, opts Options)
 	if opts.CompressionLevel == LevelNone {
 		return processStored(name, in, size, opts)
 	}
-	return processCompressed(name, in, size, out, opts, encoderConcurrency())
+	return processCompressed(name, in, size, out, opts, workers(opts.CompressionLevel))
 }
 
 // processStored hashes an uncompressed payload: the layer digest is the
@@ -151,9 +166,9 @@ func processStored(name string, in io.Reader, size int64, opts Options) (*Descri
 
 // processCompressed compresses a payload into one zstd frame on out,
 // hashing the chunks as they are read and the blob as it is written.
-func processCompressed(name string, in io.Reader, size int64, out io.Writer, opts Options, concurrency int) (*Descriptor, error) {
+func processCompressed(name string, in io.Reader, size int64, out io.Writer, opts Options, workers int) (*Descriptor, error) {
 	chunkSize := opts.chunkSize()
-	enc, err := newEncoder(opts.CompressionLevel, concurrency)
+	enc, err := newEncoder(opts.CompressionLevel, workers)
 	if err != nil {
 		return nil, fmt.Errorf("payload %q: %w", name, err)
 	}
