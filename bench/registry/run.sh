@@ -7,7 +7,7 @@
 #                           the same image pushed to it with skopeo).
 # Prints a table with ratios; targets: >= 0.9x nginx, >= 2x docker-registry.
 #
-#   bench/registry/run.sh                 # 512 MiB blob, 3 downloads, 5 s of manifest GETs
+#   bench/registry/run.sh                 # 512 MiB blob, best of 5 rounds, 3 s of manifest GETs
 #   BLOB_MIB=64 ROUNDS=1 SECONDS_PER_RUN=2 bench/registry/run.sh   # quick
 #
 # Clients run on the same machine as the servers, so figures include client
@@ -17,8 +17,8 @@ repo_root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo_root/scripts/env.sh"
 
 blob_mib=${BLOB_MIB:-512}
-rounds=${ROUNDS:-3}
-run_seconds=${SECONDS_PER_RUN:-5}
+rounds=${ROUNDS:-5}
+run_seconds=${SECONDS_PER_RUN:-3}
 conns=${CONNS:-4}
 
 tmp=$(mktemp -d)
@@ -140,19 +140,15 @@ man_url_osimage="http://$osimage_addr/v2/os/example/manifests/latest"
 man_url_nginx="http://127.0.0.1:$nginx_port/blobs/sha256/${manifest#sha256:}"
 man_url_dr="http://127.0.0.1:$dr_port/v2/os/example/manifests/latest"
 
-# throughput URL prints the best of $rounds downloads, in MiB/s.
-throughput() {
-  local best=0 speed size
-  for ((r = 0; r < rounds; r++)); do
-    read -r speed size < <(curl -sS -f -o /dev/null -w '%{speed_download} %{size_download}\n' "$1")
-    if ((size != blob_mib * 1024 * 1024)); then
-      echo "bench: $1 returned $size bytes" >&2
-      return 1
-    fi
-    speed=${speed%.*}
-    ((speed > best)) && best=$speed
-  done
-  echo $((best / 1024 / 1024))
+# download URL prints the speed of one download, in MiB/s.
+download() {
+  local speed size
+  read -r speed size < <(curl -sS -f -o /dev/null -w '%{speed_download} %{size_download}\n' "$1")
+  if ((size != blob_mib * 1024 * 1024)); then
+    echo "bench: $1 returned $size bytes" >&2
+    return 1
+  fi
+  echo $((${speed%.*} / 1024 / 1024))
 }
 
 # rps URL prints manifest GETs per second.
@@ -160,18 +156,25 @@ rps() {
   "$tmp/loadgen" -url "$1" -accept "$accept" -conns "$conns" -duration "${run_seconds}s" | sed -n 's/.*, \([0-9]*\) req\/s$/\1/p'
 }
 
-echo "bench: blob downloads (best of $rounds) and manifest GETs ($conns connections, ${run_seconds} s each)"
-# Interleave the servers so that drift in machine load hits all of them alike.
-tp_osimage=$(throughput "$blob_url_osimage")
-tp_nginx=$(throughput "$blob_url_nginx")
-tp_dr=$(throughput "$blob_url_dr")
-rps_osimage=$(rps "$man_url_osimage")
-rps_nginx=$(rps "$man_url_nginx")
-rps_dr=$(rps "$man_url_dr")
+max() { echo $(($1 > $2 ? $1 : $2)); }
+
+echo "bench: best of $rounds rounds; each round downloads the blob and runs manifest GETs"
+echo "bench: ($conns connections, ${run_seconds} s) against each server in turn, so that drifting"
+echo "bench: machine load hits all of them alike"
+tp_osimage=0 tp_nginx=0 tp_dr=0 rps_osimage=0 rps_nginx=0 rps_dr=0
+for ((r = 1; r <= rounds; r++)); do
+  tp_osimage=$(max "$tp_osimage" "$(download "$blob_url_osimage")")
+  tp_nginx=$(max "$tp_nginx" "$(download "$blob_url_nginx")")
+  tp_dr=$(max "$tp_dr" "$(download "$blob_url_dr")")
+  rps_osimage=$(max "$rps_osimage" "$(rps "$man_url_osimage")")
+  rps_nginx=$(max "$rps_nginx" "$(rps "$man_url_nginx")")
+  rps_dr=$(max "$rps_dr" "$(rps "$man_url_dr")")
+  echo "bench: round $r: blob MiB/s $tp_osimage/$tp_nginx/$tp_dr, manifest GETs/s $rps_osimage/$rps_nginx/$rps_dr (best so far: osimage/nginx/docker-registry)"
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 echo
-echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${blob_mib} MiB blob, loopback"
+echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), ${blob_mib} MiB blob, loopback"
 printf '%-18s %16s %18s\n' "server" "blob MiB/s" "manifest GETs/s"
 printf '%-18s %16s %18s\n' "osimage serve" "$tp_osimage" "$rps_osimage"
 printf '%-18s %16s %18s\n' "nginx (static)" "$tp_nginx" "$rps_nginx"
