@@ -3,8 +3,9 @@
 #
 #   rig_bazel build //examples/...
 #
-# RIG_BAZEL overrides the bazel binary; RIG_BAZEL_FLAGS adds flags to every
-# build/test command (e.g. --disk_cache=...).
+# RIG_BAZEL overrides the bazel binary; RIG_STARTUP_FLAGS adds startup flags
+# (e.g. --output_user_root=/tmp/cold for a cold run); RIG_BAZEL_FLAGS adds
+# flags to every build/test/run/query command (e.g. --disk_cache=...).
 
 rig_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${RIG_BAZEL:=bazel}"
@@ -24,10 +25,10 @@ rig_bazel() {
   shift
   case $cmd in
     build | test | run | cquery | aquery)
-      (cd "$rig_root" && "$RIG_BAZEL" "$cmd" "${rig_flags[@]}" ${RIG_BAZEL_FLAGS:-} "$@")
+      (cd "$rig_root" && "$RIG_BAZEL" ${RIG_STARTUP_FLAGS:-} "$cmd" "${rig_flags[@]}" ${RIG_BAZEL_FLAGS:-} "$@")
       ;;
     *)
-      (cd "$rig_root" && "$RIG_BAZEL" "$cmd" "$@")
+      (cd "$rig_root" && "$RIG_BAZEL" ${RIG_STARTUP_FLAGS:-} "$cmd" "$@")
       ;;
   esac
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The offline Bazel rig: Debian's bazel-bootstrap 4.2.3 (no bzlmod, no
+# network) on this checkout's WORKSPACE. It
+#   1. builds the examples exactly as users load the rules (//:defs.bzl,
+#      and @rules_osimage//:defs.bzl from a separate workspace),
+#   2. runs the Starlark analysis tests (tests/analysis),
+#   3. runs every oci_os_image_test and the registry pull test (skopeo),
+#   4. runs the built registry the way `bazel run` does and queries it.
+# Installs nothing: scripts/install-deps.sh does. Usage: tests/bazel/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/env.sh
+source tests/bazel/lib.sh
+rig_check_bazel
+
+# Only packages that do not load rules_go: Bazel 4 cannot run rules_go.
+patterns=(//examples/... //tests/...)
+results=()
+start=$SECONDS
+step() { # NAME CMD...
+  local name=$1 t=$SECONDS
+  shift
+  echo "=== rig: $name"
+  if "$@"; then
+    results+=("PASS  $name ($((SECONDS - t)) s)")
+  else
+    results+=("FAIL  $name ($((SECONDS - t)) s)")
+    summary
+    exit 1
+  fi
+}
+summary() {
+  echo
+  echo "=== rig summary (Bazel $("$RIG_BAZEL" --version 2>/dev/null | head -n1 || echo '?'), $((SECONDS - start)) s)"
+  printf '  %s\n' "${results[@]}"
+}
+
+step "build examples and tests" rig_bazel build "${patterns[@]}"
+
+step "analysis tests" rig_bazel test //tests/analysis/...
+
+step "oci_os_image_test and registry pull tests" rig_bazel test //examples/... //tests/bazel/...
+
+# The launcher as `bazel run` starts it: no RUNFILES_DIR, runfiles next to it.
+run_registry() {
+  local bin tmp pid addr ok=0
+  bin=$(rig_bazel info bazel-bin 2>/dev/null)
+  tmp=$(mktemp -d)
+  env -u RUNFILES_DIR -u TEST_SRCDIR "$bin/examples/registry.sh" -listen 127.0.0.1:0 -addr_file "$tmp/addr" >"$tmp/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 200); do [[ -s $tmp/addr ]] && break; sleep 0.05; done
+  if [[ -s $tmp/addr ]]; then
+    addr=$(cat "$tmp/addr")
+    if skopeo list-tags --tls-verify=false "docker://$addr/os/example" | grep -q latest; then ok=1; fi
+  fi
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if ((!ok)); then
+    echo "rig: registry launcher failed:" >&2
+    cat "$tmp/log" >&2
+  else
+    head -n 2 "$tmp/log"
+  fi
+  rm -rf "$tmp"
+  ((ok))
+}
+step "registry launcher outside bazel test" run_registry
+
+step "rules loaded as @rules_osimage from another workspace" tests/bazel/external/run.sh
+
+summary
