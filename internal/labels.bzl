@@ -13,6 +13,12 @@ def normalize_label(label):
     ":x", "x" and "//pkg:x" (in package pkg) become "//pkg:x", and "//a/b"
     becomes "//a/b:b", so that one target written two ways is one key.
     Labels in other repositories and Label objects are returned unchanged.
+
+    Args:
+      label: a label string (or Label) as written in a BUILD file.
+
+    Returns:
+      The normalized label.
     """
     if type(label) != "string":
         return label
@@ -27,7 +33,14 @@ def normalize_label(label):
     return "//%s:%s" % (native.package_name(), label)
 
 def invert(keyed):
-    """{key: label} -> ({label: "key1 key2"}, [keys in order])."""
+    """Inverts a string-keyed label dict for an attr.label_keyed_string_dict.
+
+    Args:
+      keyed: dict key -> label.
+
+    Returns:
+      ({label: "key1 key2"}, [keys in order]).
+    """
     inverted = {}
     for key, label in keyed.items():
         label = normalize_label(label)
@@ -38,9 +51,18 @@ def invert(keyed):
     return inverted, list(keyed.keys())
 
 def by_key(owner, attr_name, label_dict, keys):
-    """The rule-side inverse of invert(): {key: Target}.
+    """The rule-side inverse of invert().
 
     Fails when a key of keys is missing or a target carries an unknown key.
+
+    Args:
+      owner: the label of the rule, for error messages.
+      attr_name: the user-facing attribute name, for error messages.
+      label_dict: the label_keyed_string_dict attribute value.
+      keys: the keys in order.
+
+    Returns:
+      dict key -> Target.
     """
     result = {}
     for target, joined in label_dict.items():

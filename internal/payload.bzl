@@ -36,12 +36,26 @@ def payload_name_error(name):
     return None
 
 def check_compression_level(owner, level):
-    """Fails unless level is a valid compression level."""
+    """Fails unless level is a valid compression level.
+
+    Args:
+      owner: the label of the rule, for error messages.
+      level: the compression level.
+    """
     if level < 0 or level > MAX_COMPRESSION_LEVEL:
         fail("%s: compression_level %d is out of range: want 0 (uncompressed) to %d (zstd best)" % (owner, level, MAX_COMPRESSION_LEVEL))
 
 def single_file(owner, payload_name, target):
-    """Returns the one file of target, failing clearly when it has 0 or 2+."""
+    """The one file of a payload target, failing clearly when it has 0 or 2+.
+
+    Args:
+      owner: the label of the rule, for error messages.
+      payload_name: the payload the target is for.
+      target: the payload target.
+
+    Returns:
+      The File.
+    """
     files = target.files.to_list()
     if len(files) != 1:
         fail("%s: payload %r: %s must provide exactly one file, but provides %d%s" % (

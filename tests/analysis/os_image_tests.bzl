@@ -33,6 +33,7 @@ def _three_payloads_impl(ctx):
 
     a = assemble[0]
     asserts.equals(env, "assemble", a.argv[1])
+
     # Payloads are passed in srcs order, as descriptor/blob pairs.
     asserts.equals(env, ["three.payloads/kernel.efi.json", "three.payloads/initrd.json", "three.payloads/system.json"], ["/".join(d.split("/")[-2:]) for d in _flag_values(a.argv, "-descriptor")])
     asserts.equals(env, ["kernel.efi.zst", "initrd.zst", "system.zst"], [b.split("/")[-1] for b in _flag_values(a.argv, "-blob")])

@@ -57,14 +57,35 @@ filegroup(
 )
 '''
 
+_RULES_SHELL_SH_TEST = '''"""rules_shell stand-in: forwards to the native rule."""
+
+def sh_test(**kwargs):
+    native.sh_test(**kwargs)
+'''
+
+_RULES_SHELL_SH_BINARY = '''"""rules_shell stand-in: forwards to the native rule."""
+
+def sh_binary(**kwargs):
+    native.sh_binary(**kwargs)
+'''
+
 def rig_offline_repositories():
-    """Declares rules_cc and remote_coverage_tools as local stand-ins."""
+    """Declares rules_cc, rules_shell and remote_coverage_tools as local stand-ins."""
     _stub_repository(
         name = "rules_cc",
         files = {
             "BUILD.bazel": "",
             "cc/BUILD.bazel": "",
             "cc/defs.bzl": _RULES_CC_DEFS,
+        },
+    )
+    _stub_repository(
+        name = "rules_shell",
+        files = {
+            "BUILD.bazel": "",
+            "shell/BUILD.bazel": "",
+            "shell/sh_binary.bzl": _RULES_SHELL_SH_BINARY,
+            "shell/sh_test.bzl": _RULES_SHELL_SH_TEST,
         },
     )
     _stub_repository(
