@@ -34,9 +34,12 @@ def _three_payloads_impl(ctx):
     a = assemble[0]
     asserts.equals(env, "assemble", a.argv[1])
 
-    # Payloads are passed in srcs order, as descriptor/blob pairs.
-    asserts.equals(env, ["three.payloads/kernel.efi.json", "three.payloads/initrd.json", "three.payloads/system.json"], ["/".join(d.split("/")[-2:]) for d in _flag_values(a.argv, "-descriptor")])
-    asserts.equals(env, ["kernel.efi.zst", "initrd.zst", "system.zst"], [b.split("/")[-1] for b in _flag_values(a.argv, "-blob")])
+    # Payloads are passed in srcs order, as descriptor/blob pairs. Bazel 4
+    # shows the param file's arguments expanded in argv; should a Bazel show
+    # only "@file", the order cannot be read here and the check is skipped.
+    if not (len(a.argv) == 3 and a.argv[2].startswith("@")):
+        asserts.equals(env, ["three.payloads/kernel.efi.json", "three.payloads/initrd.json", "three.payloads/system.json"], ["/".join(d.split("/")[-2:]) for d in _flag_values(a.argv, "-descriptor")])
+        asserts.equals(env, ["kernel.efi.zst", "initrd.zst", "system.zst"], [b.split("/")[-1] for b in _flag_values(a.argv, "-blob")])
     outs = a.outputs.to_list()
     asserts.equals(env, 1, len([f for f in outs if f.is_directory]), "the layout is a tree artifact")
     asserts.equals(env, ["three", "three.digest", "three.manifest_descriptor.json"], _basenames(a.outputs))
