@@ -273,6 +273,11 @@ func (w *writer) assemble(inputs []Input, productInfo *osimage.ProductInfo, move
 	for i, in := range inputs {
 		d := in.Descriptor
 		cfg.Payloads[i] = d.Payload
+		if len(d.Payload.ChunkHashesSHA256) == 0 {
+			// An empty payload has no chunk hashes: the known producer
+			// writes null for them, and so the same config bytes.
+			cfg.Payloads[i].ChunkHashesSHA256 = nil
+		}
 		layers[i] = v1.Descriptor{MediaType: d.Layer.MediaType, Digest: d.Layer.Digest, Size: d.Layer.Size}
 		if err := w.addBlob(in.BlobPath, layers[i], move); err != nil {
 			return v1.Descriptor{}, fmt.Errorf("payload %q: %w", d.Payload.Name, err)
@@ -296,6 +301,10 @@ func (w *writer) assemble(inputs []Input, productInfo *osimage.ProductInfo, move
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("manifest: %w", err)
 	}
+	// The known producer lists the manifest in index.json with the config
+	// media type as artifactType (the value OCI gives an image manifest's
+	// descriptor); readers ignore it, but it makes index.json the same bytes.
+	md.ArtifactType = osimage.ConfigMediaType
 	index := v1.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: v1.MediaTypeImageIndex,

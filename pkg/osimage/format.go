@@ -49,14 +49,16 @@ type Config struct {
 
 // ProductInfo describes the product an OS image belongs to.
 type ProductInfo struct {
-	ID             string      `json:"id"`
-	Name           string      `json:"name"`
-	Version        string      `json:"version"`
-	Variant        string      `json:"variant"`
-	CommitHash     string      `json:"commit_hash"`
-	CommitDate     string      `json:"commit_date"`
-	BuildTreeDirty bool        `json:"build_tree_dirty"`
-	Components     []Component `json:"components,omitempty"`
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Version        string `json:"version"`
+	Variant        string `json:"variant"`
+	CommitHash     string `json:"commit_hash"`
+	CommitDate     string `json:"commit_date"`
+	BuildTreeDirty bool   `json:"build_tree_dirty"`
+	// Components is omitted when nil; an empty list given as [] is kept,
+	// as the known producer does.
+	Components []Component `json:"components,omitzero"`
 }
 
 // Component is one versioned component of a product.
@@ -83,10 +85,11 @@ var payloadNameRE = regexp.MustCompile(`^[0-9A-Za-z-](?:[0-9A-Za-z._-]{0,78}[0-9
 var variantRE = regexp.MustCompile(`^[a-zA-Z0-9._-]*$`)
 
 // ValidatePayloadName reports whether name is a valid payload name: 1 to 80
-// characters of [0-9A-Za-z._-], neither starting nor ending with a dot.
+// characters of [0-9A-Za-z._-], not starting with '.' or '_' and not ending
+// with '.'.
 func ValidatePayloadName(name string) error {
 	if !payloadNameRE.MatchString(name) {
-		return fmt.Errorf("invalid payload name %q: must be 1 to 80 characters of [0-9A-Za-z._-], not starting or ending with '.'", name)
+		return fmt.Errorf("invalid payload name %q: must be 1 to 80 characters of [0-9A-Za-z._-], not starting with '.' or '_', not ending with '.'", name)
 	}
 	return nil
 }
@@ -132,16 +135,15 @@ func (p *ProductInfo) Architecture() string {
 	return string(arch)
 }
 
-// Validate checks the config as the known reader does: format version,
-// product info, and every payload, with unique names.
+// Validate checks the config as the known reader does (format version,
+// size, chunk size and chunk count of every payload) and, beyond it, that
+// payload names are valid and unique, which the known producer guarantees.
+// It does not check the product info: neither the known reader nor the
+// known producer does, so a reader must accept any variant; the build side
+// calls ProductInfo.Validate itself.
 func (c *Config) Validate() error {
 	if c.FormatVersion != FormatVersion {
 		return fmt.Errorf("unsupported config format_version %q, want %q", c.FormatVersion, FormatVersion)
-	}
-	if c.ProductInfo != nil {
-		if err := c.ProductInfo.Validate(); err != nil {
-			return err
-		}
 	}
 	seen := make(map[string]bool, len(c.Payloads))
 	for i := range c.Payloads {
@@ -157,16 +159,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// MarshalIndent encodes v the way the format's producer writes JSON
-// documents: indented with one tab per level, followed by a newline, with
-// no HTML escaping.
+// MarshalIndent encodes v the way the known producer writes JSON documents:
+// json.MarshalIndent with one tab per level (so '<', '>' and '&' in strings
+// are escaped as \u003c, \u003e and \u0026), followed by a newline. Equal
+// documents thus have equal bytes and digests whichever tool wrote them.
 func MarshalIndent(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "\t")
-	if err := enc.Encode(v); err != nil {
+	b, err := json.MarshalIndent(v, "", "\t")
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return append(b, '\n'), nil
 }

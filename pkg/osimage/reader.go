@@ -66,7 +66,9 @@ func ValidateDigest(d digest.Digest) error {
 // layout marker, the index with exactly one manifest, the manifest (digest,
 // artifact type, config media type, one layer per payload), and the config
 // (size limit, digest, Config.Validate). It also checks that every layer
-// blob exists with its descriptor's size. Unknown JSON fields are ignored.
+// blob exists with its descriptor's size. Unknown JSON fields are ignored;
+// the mediaType fields of the index and the manifest, optional in OCI, are
+// required, as the known reader requires them.
 func Open(dir string) (*Image, error) {
 	img, err := open(dir)
 	if err != nil {
@@ -99,7 +101,9 @@ func open(dir string) (*Image, error) {
 	if index.SchemaVersion != 2 {
 		return nil, fmt.Errorf("%s: schemaVersion %d, want 2", IndexFile, index.SchemaVersion)
 	}
-	if index.MediaType != "" && index.MediaType != v1.MediaTypeImageIndex {
+	// The known reader requires the optional mediaType fields of the index
+	// and the manifest, so this reader does too.
+	if index.MediaType != v1.MediaTypeImageIndex {
 		return nil, fmt.Errorf("%s: mediaType %q, want %q", IndexFile, index.MediaType, v1.MediaTypeImageIndex)
 	}
 	if len(index.Manifests) != 1 {
@@ -124,7 +128,7 @@ func open(dir string) (*Image, error) {
 	if m.SchemaVersion != 2 {
 		return nil, fmt.Errorf("manifest %s: schemaVersion %d, want 2", md.Digest, m.SchemaVersion)
 	}
-	if m.MediaType != "" && m.MediaType != v1.MediaTypeImageManifest {
+	if m.MediaType != v1.MediaTypeImageManifest {
 		return nil, fmt.Errorf("manifest %s: mediaType %q, want %q", md.Digest, m.MediaType, v1.MediaTypeImageManifest)
 	}
 	if m.ArtifactType != ArtifactType {
@@ -133,6 +137,9 @@ func open(dir string) (*Image, error) {
 	cd := m.Config
 	if cd.MediaType != ConfigMediaType {
 		return nil, fmt.Errorf("manifest %s: config mediaType %q, want %q", md.Digest, cd.MediaType, ConfigMediaType)
+	}
+	if err := checkEmbeddedData(cd); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	if cd.Size > MaxConfigSize {
 		return nil, fmt.Errorf("config %s: size %d exceeds the limit of %d bytes", cd.Digest, cd.Size, MaxConfigSize)
@@ -157,6 +164,9 @@ func open(dir string) (*Image, error) {
 		if err := ValidateDigest(l.Digest); err != nil {
 			return nil, fmt.Errorf("payload %q: layer: %w", p.Name, err)
 		}
+		if err := checkEmbeddedData(l); err != nil {
+			return nil, fmt.Errorf("payload %q: layer: %w", p.Name, err)
+		}
 		switch l.MediaType {
 		case MediaTypePayloadZstd:
 		case MediaTypePayloadUncompressed:
@@ -178,6 +188,24 @@ func open(dir string) (*Image, error) {
 		}
 	}
 	return img, nil
+}
+
+// checkEmbeddedData checks the data field of a config or layer descriptor.
+// The known reader takes a blob's content from data when its length equals
+// the size and fails when data is neither empty nor of that length; this
+// reader reads the blob file in any case, so it requires embedded data to
+// be the blob's content.
+func checkEmbeddedData(d v1.Descriptor) error {
+	if len(d.Data) == 0 {
+		return nil
+	}
+	if int64(len(d.Data)) != d.Size {
+		return fmt.Errorf("descriptor %s embeds %d bytes of data, its size is %d", d.Digest, len(d.Data), d.Size)
+	}
+	if got := digest.FromBytes(d.Data); got != d.Digest {
+		return fmt.Errorf("descriptor %s embeds data with digest %s", d.Digest, got)
+	}
+	return nil
 }
 
 // readLimited reads a whole file of at most limit bytes.
@@ -254,8 +282,12 @@ func (img *Image) Layer(name string) (v1.Descriptor, error) {
 // against its SHA-256 from the config before any of its bytes are returned;
 // before the bytes of the last chunk are returned, the whole layer blob has
 // been read and its size and digest checked. Truncation, trailing data, a
-// wrong size and, for zstd layers, a frame header without the content size
-// are errors naming the payload and its blob.
+// wrong size and, for zstd layers, a frame content size that differs from
+// the payload size are errors naming the payload and its blob.
+//
+// As the known reader, Open accepts what the known producer writes for small
+// payloads: a zstd frame whose header omits the content size (payloads
+// under 256 bytes) and an empty zstd blob for an empty payload.
 func (img *Image) Open(name string) (io.ReadCloser, error) {
 	i, ok := img.layers[name]
 	if !ok {
@@ -277,9 +309,14 @@ func (img *Image) Open(name string) (io.ReadCloser, error) {
 	r.blob = bufio.NewReaderSize(io.TeeReader(f, &hashCounter{h: r.blobHash, n: &r.blobRead}), 256<<10)
 	r.src = r.blob
 	if layer.MediaType == MediaTypePayloadZstd {
-		if err := r.checkFrameHeader(); err != nil {
+		empty, err := r.checkFrameHeader()
+		if err != nil {
 			f.Close()
 			return nil, err
+		}
+		if empty {
+			// An empty blob holds an empty payload; finish checks the size.
+			return r, nil
 		}
 		dec, err := zstd.NewReader(r.blob, zstd.WithDecoderConcurrency(1))
 		if err != nil {
@@ -323,25 +360,30 @@ func (r *payloadReader) errorf(format string, args ...any) error {
 	return fmt.Errorf("payload %q: blob %s: %s", r.info.Name, r.layer.Digest, fmt.Sprintf(format, args...))
 }
 
-func (r *payloadReader) checkFrameHeader() error {
+// checkFrameHeader checks the header of the first zstd frame, or reports
+// that the blob is empty.
+func (r *payloadReader) checkFrameHeader() (empty bool, err error) {
 	b, err := r.blob.Peek(zstd.HeaderMaxSize)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-		return r.errorf("reading zstd frame header: %v", err)
+		return false, r.errorf("reading zstd frame header: %v", err)
+	}
+	if len(b) == 0 {
+		if r.info.Size != 0 {
+			return false, r.errorf("truncated: empty blob for a payload of size %d", r.info.Size)
+		}
+		return true, nil
 	}
 	var h zstd.Header
 	if err := h.Decode(b); err != nil {
-		return r.errorf("invalid zstd frame header: %v", err)
+		return false, r.errorf("invalid zstd frame header: %v", err)
 	}
 	if h.Skippable {
-		return r.errorf("starts with a skippable zstd frame, want one data frame")
+		return false, r.errorf("starts with a skippable zstd frame, want one data frame")
 	}
-	if !h.HasFCS {
-		return r.errorf("zstd frame header does not record the content size")
+	if h.HasFCS && h.FrameContentSize != uint64(r.info.Size) {
+		return false, r.errorf("zstd frame content size %d differs from payload size %d", h.FrameContentSize, r.info.Size)
 	}
-	if h.FrameContentSize != uint64(r.info.Size) {
-		return r.errorf("zstd frame content size %d differs from payload size %d", h.FrameContentSize, r.info.Size)
-	}
-	return nil
+	return false, nil
 }
 
 func (r *payloadReader) Read(p []byte) (int, error) {
@@ -438,20 +480,26 @@ func (r *payloadReader) Close() error {
 // ParseProductInfo decodes a product_info JSON document for the build side.
 // Unlike the reader, it rejects unknown fields, naming them, so that a typo
 // such as "verison" does not silently vanish from the image; it also
-// validates the variant.
+// validates the variant. One field outside ProductInfo is accepted and
+// dropped, as the known producer drops it: "architecture", which older
+// product_info files carry next to the variant that now holds it.
 func ParseProductInfo(b []byte) (*ProductInfo, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var p *ProductInfo
-	if err := dec.Decode(&p); err != nil {
+	var doc *struct {
+		ProductInfo
+		LegacyArchitecture json.RawMessage `json:"architecture"`
+	}
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("product_info: %w", err)
 	}
-	if p == nil {
+	if doc == nil {
 		return nil, errors.New("product_info: want a JSON object, got null")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("product_info: trailing data after the JSON object")
 	}
+	p := &doc.ProductInfo
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
