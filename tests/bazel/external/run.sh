@@ -8,7 +8,7 @@ source ../../../scripts/env.sh
 : "${RIG_BAZEL:=bazel}"
 status=0
 "$RIG_BAZEL" ${RIG_STARTUP_FLAGS:-} test --noshow_progress --spawn_strategy=processwrapper-sandbox,local \
-  --test_output=errors --verbose_failures ${RIG_BAZEL_FLAGS:-} //... || status=$?
+  --test_output=errors --verbose_failures --symlink_prefix=/ ${RIG_BAZEL_FLAGS:-} //:all || status=$?
 # A second Bazel server for this workspace: do not keep it around.
 "$RIG_BAZEL" ${RIG_STARTUP_FLAGS:-} shutdown || true
 exit "$status"
