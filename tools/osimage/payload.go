@@ -38,6 +38,7 @@ func runPayload(args []string) error {
 	case *level != payload.LevelNone && *outBlob == "":
 		return fmt.Errorf("payload %q: -out_blob is required at compression level %d", *name, *level)
 	}
+	payload.LimitMemory()
 	d, err := payload.Process(*name, *file, *outBlob, payload.Options{CompressionLevel: *level})
 	if err != nil {
 		return err

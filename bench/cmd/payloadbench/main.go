@@ -41,6 +41,9 @@ func run(args []string) error {
 	if fs.NArg() == 0 {
 		return errors.New("no payload files given")
 	}
+	if *mode == "builder" {
+		payload.LimitMemory() // as the osimage payload verb does
+	}
 	for _, src := range fs.Args() {
 		name := filepath.Base(src)
 		blob := ""
