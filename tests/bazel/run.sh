@@ -41,6 +41,28 @@ step "analysis tests" rig_bazel test //tests/analysis/...
 
 step "oci_os_image_test and registry pull tests" rig_bazel test //examples/... //tests/bazel/...
 
+# oci_os_image_test must be able to fail: each of these asserts something
+# false about //examples:os_image and must fail, naming the payload.
+must_fail() {
+  local t name ok=1 testlogs
+  testlogs=$(rig_bazel info bazel-testlogs 2>/dev/null)
+  for t in size:system order:system content:kernel.efi; do
+    name=${t%%:*}
+    if rig_bazel test "//tests/bazel:must_fail_${name}_test" >/dev/null 2>&1; then
+      echo "rig: //tests/bazel:must_fail_${name}_test passed but must fail" >&2
+      ok=0
+    elif ! grep -q "${t#*:}" "$testlogs/tests/bazel/must_fail_${name}_test/test.log"; then
+      echo "rig: //tests/bazel:must_fail_${name}_test failed without naming payload ${t#*:}:" >&2
+      cat "$testlogs/tests/bazel/must_fail_${name}_test/test.log" >&2
+      ok=0
+    else
+      grep -h "osimage verify" "$testlogs/tests/bazel/must_fail_${name}_test/test.log" | head -n1
+    fi
+  done
+  ((ok))
+}
+step "oci_os_image_test fails on a wrong image" must_fail
+
 # The launcher as `bazel run` starts it: no RUNFILES_DIR, runfiles next to it.
 run_registry() {
   local bin tmp pid addr ok=0
