@@ -34,8 +34,8 @@ import (
 const (
 	// storedBufSize is the read size of the level-0 pipeline, rounded to a
 	// whole number of chunks; storedBufs buffers are in flight.
-	storedBufSize = 4 << 20
-	storedBufs    = 4
+	storedBufSize = 1 << 20
+	storedBufs    = 8
 	// encoderWorkers is the number of zstd job workers for levels 1..3. It
 	// is pinned rather than following GOMAXPROCS: the bytes do not depend on
 	// it, but memory does (each worker holds about three jobs), and Bazel
