@@ -17,6 +17,8 @@ rig_check_bazel
 patterns=(//examples/... //tests/...)
 results=()
 start=$SECONDS
+tmpdir=$(mktemp -d)
+trap 'rm -rf "$tmpdir"' EXIT
 step() { # NAME CMD...
   local name=$1 t=$SECONDS
   shift
@@ -62,6 +64,16 @@ must_fail() {
   ((ok))
 }
 step "oci_os_image_test fails on a wrong image" must_fail
+
+# A prebuilt binary registered as the user's own toolchain takes over.
+prebuilt_toolchain() {
+  local flag=--extra_toolchains=//tests/bazel/prebuilt:toolchain
+  rig_bazel build "$flag" //tests/analysis:level0 &&
+    rig_bazel aquery "$flag" 'mnemonic("OsImage.*", //tests/analysis:level0)' 2>/dev/null >"$tmpdir/aquery" &&
+    grep -q 'tests/bazel/prebuilt/bin/osimage' "$tmpdir/aquery" &&
+    ! grep -q 'osimage_host_tool/osimage' "$tmpdir/aquery"
+}
+step "prebuilt osimage as the user's own toolchain" prebuilt_toolchain
 
 # The launcher as `bazel run` starts it: no RUNFILES_DIR, runfiles next to it.
 run_registry() {
