@@ -29,7 +29,8 @@ import (
 //     size, never on the number of workers or on scheduling
 //     (TestDeterministicAcrossConcurrency), so the blob is the same at any
 //     GOMAXPROCS. The caller goroutine reads and hashes the chunks; the
-//     encoder's flusher goroutine writes the blob and hashes it.
+//     encoder's flusher goroutine writes the blob and hashes it. Level 4
+//     runs klauspost's sequential encoder (memory, see workers).
 
 const (
 	// storedBufSize is the read size of the level-0 pipeline, rounded to a
