@@ -14,7 +14,7 @@ source tests/bazel/lib.sh
 rig_check_bazel
 
 # Only packages that do not load rules_go: Bazel 4 cannot run rules_go.
-patterns=(//examples/... //tests/...)
+patterns=(//examples/... //tests/... //internal/... //:defs //:repositories)
 results=()
 start=$SECONDS
 tmpdir=$(mktemp -d)
