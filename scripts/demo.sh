@@ -48,6 +48,6 @@ fi
 
 echo "=== demo: verifying the pulled copy (every chunk of every payload)"
 go build -o "$out/osimage" ./tools/osimage
-"$out/osimage" verify -payloads kernel.efi,initramfs.cpio,system "$out/pulled"
+"$out/osimage" verify -allow_index_without_media_type -payloads kernel.efi,initramfs.cpio,system "$out/pulled"
 
 echo "=== demo: done: built, served, pulled and verified $addr/os/example:latest ($built_digest)"

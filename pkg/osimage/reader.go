@@ -70,14 +70,35 @@ func ValidateDigest(d digest.Digest) error {
 // the mediaType fields of the index and the manifest, optional in OCI, are
 // required, as the known reader requires them.
 func Open(dir string) (*Image, error) {
-	img, err := open(dir)
+	return OpenWithOptions(dir, OpenOptions{})
+}
+
+// ErrIndexMediaTypeMissing is wrapped by the error Open returns for an
+// index.json without its top-level mediaType. OCI makes that field optional
+// and some tools (skopeo's oci: transport) leave it out, but the known
+// consumer rejects such a layout; OpenOptions.AllowIndexWithoutMediaType
+// accepts it.
+var ErrIndexMediaTypeMissing = errors.New("mediaType missing (the osimage consumer requires it)")
+
+// OpenOptions relax checks of Open for layouts written by other tools.
+type OpenOptions struct {
+	// AllowIndexWithoutMediaType accepts an index.json that has no
+	// top-level mediaType, as written by skopeo's oci: transport. A layout
+	// opened this way may still be rejected by the known consumer; every
+	// other check, including the manifest's mediaType, stays.
+	AllowIndexWithoutMediaType bool
+}
+
+// OpenWithOptions is Open with some checks relaxed by opts.
+func OpenWithOptions(dir string, opts OpenOptions) (*Image, error) {
+	img, err := open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %w", dir, err)
 	}
 	return img, nil
 }
 
-func open(dir string) (*Image, error) {
+func open(dir string, opts OpenOptions) (*Image, error) {
 	b, err := os.ReadFile(filepath.Join(dir, LayoutFile))
 	if err != nil {
 		return nil, err
@@ -103,7 +124,12 @@ func open(dir string) (*Image, error) {
 	}
 	// The known reader requires the optional mediaType fields of the index
 	// and the manifest, so this reader does too.
-	if index.MediaType != v1.MediaTypeImageIndex {
+	switch {
+	case index.MediaType == v1.MediaTypeImageIndex:
+	case index.MediaType == "" && opts.AllowIndexWithoutMediaType:
+	case index.MediaType == "":
+		return nil, fmt.Errorf("%s: %w, want %q", IndexFile, ErrIndexMediaTypeMissing, v1.MediaTypeImageIndex)
+	default:
 		return nil, fmt.Errorf("%s: mediaType %q, want %q", IndexFile, index.MediaType, v1.MediaTypeImageIndex)
 	}
 	if len(index.Manifests) != 1 {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -149,6 +150,25 @@ func layerBlob(t *testing.T, dir string, name string) (digest.Digest, []byte) {
 
 func payloadEntry(c doc, i int) doc { return c["payloads"].([]any)[i].(doc) }
 
+// A layout whose index.json lacks the top-level mediaType, as skopeo's oci:
+// transport writes it, fails Open with ErrIndexMediaTypeMissing and opens
+// with AllowIndexWithoutMediaType; the manifest's mediaType stays required.
+func TestOpenIndexWithoutMediaType(t *testing.T) {
+	dir := buildImage(t, 2)
+	edit(t, dir, nil, nil, func(i doc) { delete(i, "mediaType") })
+	if _, err := osimage.Open(dir); !errors.Is(err, osimage.ErrIndexMediaTypeMissing) {
+		t.Fatalf("Open: error %v, want ErrIndexMediaTypeMissing", err)
+	}
+	lenient := osimage.VerifyOptions{Open: osimage.OpenOptions{AllowIndexWithoutMediaType: true}}
+	if _, err := osimage.Verify(dir, lenient); err != nil {
+		t.Fatalf("Verify with AllowIndexWithoutMediaType: %v", err)
+	}
+	edit(t, dir, nil, func(m doc) { delete(m, "mediaType") }, nil)
+	if _, err := osimage.Verify(dir, lenient); err == nil || !strings.Contains(err.Error(), `manifest sha256:`) {
+		t.Fatalf("Verify of a manifest without mediaType: error %v, want one naming the manifest", err)
+	}
+}
+
 func TestOpenChecks(t *testing.T) {
 	zstdImage := buildImage(t, 2)
 	tests := []struct {
@@ -243,7 +263,7 @@ func TestOpenChecks(t *testing.T) {
 		}, ""},
 		{"index without mediaType", func(t *testing.T, dir string) {
 			edit(t, dir, nil, nil, func(i doc) { delete(i, "mediaType") })
-		}, `index.json: mediaType "", want "application/vnd.oci.image.index.v1+json"`},
+		}, `index.json: mediaType missing (the osimage consumer requires it), want "application/vnd.oci.image.index.v1+json"`},
 		{"manifest without mediaType", func(t *testing.T, dir string) {
 			edit(t, dir, nil, func(m doc) { delete(m, "mediaType") }, nil)
 		}, `mediaType "", want "application/vnd.oci.image.manifest.v1+json"`},

@@ -18,13 +18,15 @@ type VerifyOptions struct {
 	Sizes map[string]int64
 	// Contents maps payload names to files whose content the payload must equal.
 	Contents map[string]string
+	// Open relaxes the layout checks for layouts written by other tools.
+	Open OpenOptions
 }
 
 // Verify opens the layout in dir, checks the expectations in opts, and
 // streams every payload through the chunk and blob checks of
 // (*Image).Open. Every error names the layout and the payload or blob.
 func Verify(dir string, opts VerifyOptions) (*Image, error) {
-	img, err := Open(dir)
+	img, err := OpenWithOptions(dir, opts.Open)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ timeout 60 skopeo --insecure-policy copy -q --src-tls-verify=false \
   "docker://$addr/os/example:latest" "oci:$tmp/copy:latest" || fail "skopeo copy"
 
 echo "skopeo_roundtrip: osimage verify on the copy"
-"$tmp/osimage" verify -payloads kernel.efi,rootfs.img,empty.bin \
+"$tmp/osimage" verify -allow_index_without_media_type -payloads kernel.efi,rootfs.img,empty.bin \
   -expect_content "kernel.efi=$tmp/kernel.efi" \
   -expect_content "rootfs.img=$tmp/rootfs.img" \
   -expect_content "empty.bin=$tmp/empty.bin" \

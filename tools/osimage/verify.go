@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,7 @@ var stdout io.Writer = os.Stdout
 
 func runVerify(args []string) error {
 	fs := newFlagSet("verify",
-		"[-payloads a,b,c] [-expect_size NAME=BYTES]... [-expect_content NAME=FILE]... DIR",
+		"[-payloads a,b,c] [-expect_size NAME=BYTES]... [-expect_content NAME=FILE]... [-allow_index_without_media_type] DIR",
 		"Checks the OS image layout DIR as the known consumer reads it and streams every\n"+
 			"payload, verifying every chunk hash and every blob digest. Prints one line per\n"+
 			"payload on success.")
@@ -50,6 +51,9 @@ func runVerify(args []string) error {
 		opts.Contents[name] = file
 		return nil
 	})
+	fs.BoolVar(&opts.Open.AllowIndexWithoutMediaType, "allow_index_without_media_type", false,
+		"accept an index.json without its top-level mediaType, as skopeo's oci: transport\n"+
+			"writes it (the osimage consumer rejects such a layout; all other checks stay)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -58,6 +62,9 @@ func runVerify(args []string) error {
 		return fmt.Errorf("want exactly one layout directory, got %d arguments", len(pos))
 	}
 	img, err := osimage.Verify(pos[0], opts)
+	if errors.Is(err, osimage.ErrIndexMediaTypeMissing) {
+		return fmt.Errorf("%w; pass -allow_index_without_media_type to verify a layout written by another tool (e.g. skopeo copy ... oci:DIR)", err)
+	}
 	if err != nil {
 		return err
 	}

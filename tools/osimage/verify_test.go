@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,7 @@ func TestVerify(t *testing.T) {
 		{"no layout", []string{}, "want exactly one layout directory, got 0"},
 		{"two layouts", []string{out, out}, "want exactly one layout directory, got 2"},
 		{"not a layout", []string{dir}, "layout " + dir + ": open " + filepath.Join(dir, "oci-layout")},
+		{"index without mediaType", []string{skopeoLike(t, out)}, "mediaType missing (the osimage consumer requires it), want \"application/vnd.oci.image.index.v1+json\"; pass -allow_index_without_media_type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(runVerify, tc.args...)
@@ -52,6 +54,11 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
+	}
+
+	// The same layout with skopeo's index.json verifies when allowed.
+	if err := run(runVerify, "-allow_index_without_media_type", skopeoLike(t, out)); err != nil {
+		t.Errorf("-allow_index_without_media_type: %v", err)
 	}
 
 	// A corrupted payload blob fails naming the payload and the blob.
@@ -68,4 +75,33 @@ func TestVerify(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `payload "kernel.efi": blob `+l.Digest.String()) {
 		t.Fatalf("error %v, want it to name payload kernel.efi and blob %s", err, l.Digest)
 	}
+}
+
+// skopeoLike copies the layout in dir with index.json rewritten the way
+// skopeo's oci: transport writes it: compact, without the top-level
+// mediaType, with a ref.name annotation.
+func skopeoLike(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "skopeo")
+	if err := os.CopyFS(out, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	var index map[string]any
+	b, err := os.ReadFile(filepath.Join(out, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &index); err != nil {
+		t.Fatal(err)
+	}
+	delete(index, "mediaType")
+	m := index["manifests"].([]any)[0].(map[string]any)
+	m["annotations"] = map[string]any{"org.opencontainers.image.ref.name": "latest"}
+	if b, err = json.Marshal(index); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "index.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
