@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -35,8 +36,19 @@ func run(args []string) error {
 	mode := fs.String("mode", "builder", "builder (payload.Process) or baseline (single-pass reference)")
 	level := fs.Int("level", 1, "compression level 0..4")
 	outDir := fs.String("out", "", "directory for the blobs (required for levels 1..4)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this `file`")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() == 0 {
 		return errors.New("no payload files given")
