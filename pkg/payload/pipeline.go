@@ -96,8 +96,19 @@ func process(name string, in io.Reader, size int64, out io.Writer, opts Options)
 }
 
 // processStored hashes an uncompressed payload: the layer digest is the
-// sha256 of the whole file, computed next to the chunk hashes.
+// sha256 of the whole file, computed next to the chunk hashes. With SHA-NI
+// it takes processStoredSHANI (stored_shani.go), otherwise the ring of two
+// hashers.
 func processStored(name string, in io.Reader, size int64, opts Options) (*Descriptor, error) {
+	if useSHANI && shaniChunkSize(opts.chunkSize()) {
+		return processStoredSHANI(name, in, size, opts)
+	}
+	return processStoredRing(name, in, size, opts)
+}
+
+// processStoredRing hashes an uncompressed payload on two goroutines, one
+// for the whole file and one for the chunks, fed from a ring of buffers.
+func processStoredRing(name string, in io.Reader, size int64, opts Options) (*Descriptor, error) {
 	chunkSize := opts.chunkSize()
 	bufSize := max(storedBufSize/chunkSize, 1) * chunkSize
 
@@ -163,7 +174,7 @@ func processStored(name string, in io.Reader, size int64, opts Options) (*Descri
 	if total != size {
 		return nil, changedError(name, total, size)
 	}
-	return descriptor(name, osimage.MediaTypePayloadUncompressed, whole, total, total, chunkSize, chunks.hashes), nil
+	return descriptor(name, osimage.MediaTypePayloadUncompressed, whole.Sum(nil), total, total, chunkSize, chunks.hashes), nil
 }
 
 // processCompressed compresses a payload into one zstd frame on out,
@@ -189,7 +200,7 @@ func processCompressed(name string, in io.Reader, size int64, out io.Writer, opt
 		if _, err := blob.Write(enc.EncodeAll(nil, nil)); err != nil {
 			return nil, fmt.Errorf("payload %q: writing blob: %w", name, err)
 		}
-		return descriptor(name, osimage.MediaTypePayloadZstd, blob.h, blob.n, 0, chunkSize, src.chunks.hashes), nil
+		return descriptor(name, osimage.MediaTypePayloadZstd, blob.h.Sum(nil), blob.n, 0, chunkSize, src.chunks.hashes), nil
 	}
 
 	enc.ResetContentSize(blob, size)
@@ -208,18 +219,18 @@ func processCompressed(name string, in io.Reader, size int64, out io.Writer, opt
 	case cerr != nil:
 		return nil, fmt.Errorf("payload %q: compressing: %w", name, cerr)
 	}
-	return descriptor(name, osimage.MediaTypePayloadZstd, blob.h, blob.n, src.n, chunkSize, src.chunks.hashes), nil
+	return descriptor(name, osimage.MediaTypePayloadZstd, blob.h.Sum(nil), blob.n, src.n, chunkSize, src.chunks.hashes), nil
 }
 
 func changedError(name string, read, size int64) error {
 	return fmt.Errorf("payload %q: file changed while reading: read %d bytes, expected %d", name, read, size)
 }
 
-func descriptor(name, mediaType string, blobHash hash.Hash, blobSize, size, chunkSize int64, hashes []string) *Descriptor {
+func descriptor(name, mediaType string, blobDigest []byte, blobSize, size, chunkSize int64, hashes []string) *Descriptor {
 	return &Descriptor{
 		Layer: v1.Descriptor{
 			MediaType: mediaType,
-			Digest:    digest.NewDigestFromBytes(digest.SHA256, blobHash.Sum(nil)),
+			Digest:    digest.NewDigestFromBytes(digest.SHA256, blobDigest),
 			Size:      blobSize,
 		},
 		Payload: osimage.PayloadInfo{
