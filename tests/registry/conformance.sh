@@ -15,13 +15,7 @@ repo_root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo_root/scripts/env.sh"
 source "$repo_root/tests/registry/lib.sh"
 
-tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-  stop_server
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+setup_tmp
 
 echo "conformance: building osimage and the conformance suite"
 build_osimage

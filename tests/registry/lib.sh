@@ -1,5 +1,13 @@
-# Helpers shared by the registry test scripts. Source after `set -euo pipefail`
-# and after setting $tmp (a temporary directory removed by the caller's trap).
+# Helpers shared by the registry test scripts. Source after `set -euo pipefail`,
+# then call setup_tmp.
+
+# setup_tmp makes the temporary directory $tmp and arranges for the server
+# to be stopped and $tmp removed when the script exits.
+setup_tmp() {
+  tmp=$(mktemp -d)
+  server_pid=
+  trap 'stop_server; rm -rf "$tmp"' EXIT
+}
 
 # build_osimage builds the osimage CLI into $tmp/osimage.
 build_osimage() {

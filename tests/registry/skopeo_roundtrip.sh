@@ -11,13 +11,7 @@ repo_root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo_root/scripts/env.sh"
 source "$repo_root/tests/registry/lib.sh"
 
-tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-  stop_server
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+setup_tmp
 
 fail() {
   echo "skopeo_roundtrip: FAILED: $*" >&2

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/rules-osimage/rules_osimage/pkg/builder"
@@ -21,24 +20,9 @@ func runAssemble(args []string) error {
 	productInfo := fs.String("product_info", "", "product info JSON `file` (optional; unknown fields are errors)")
 	outDigest := fs.String("out_digest", "", "`file` to receive the manifest digest, sha256:<hex> without newline")
 	outManifestDesc := fs.String("out_manifest_descriptor", "", "`file` to receive the manifest's OCI descriptor JSON")
-	pos, err := parseFlags(fs, args)
+	pi, err := parseLayoutFlags(fs, args, &ps, out, productInfo)
 	if err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
-	}
-	if err := ps.done(); err != nil {
-		return err
-	}
-	if *out == "" {
-		return errors.New("-out is required")
-	}
-	var pi *osimage.ProductInfo
-	if *productInfo != "" {
-		if pi, err = osimage.ReadProductInfo(*productInfo); err != nil {
-			return err
-		}
 	}
 	inputs := make([]builder.Input, len(ps.list))
 	for i, p := range ps.list {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 
 	"github.com/rules-osimage/rules_osimage/pkg/builder"
@@ -20,24 +21,9 @@ func runBuild(args []string) error {
 	level := fs.Int("compression_level", payload.LevelDefault, "0 stores payloads uncompressed; 1..4 is zstd fastest..best")
 	productInfo := fs.String("product_info", "", "product info JSON `file` (optional; unknown fields are errors)")
 	out := fs.String("out", "", "output `directory` (must not exist or be empty)")
-	pos, err := parseFlags(fs, args)
+	pi, err := parseLayoutFlags(fs, args, &ps, out, productInfo)
 	if err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
-	}
-	if err := ps.done(); err != nil {
-		return err
-	}
-	if *out == "" {
-		return errors.New("-out is required")
-	}
-	var pi *osimage.ProductInfo
-	if *productInfo != "" {
-		if pi, err = osimage.ReadProductInfo(*productInfo); err != nil {
-			return err
-		}
 	}
 	sources := make([]builder.Source, len(ps.list))
 	for i, p := range ps.list {
@@ -47,4 +33,27 @@ func runBuild(args []string) error {
 		return fmt.Errorf("building %s: %w", *out, err)
 	}
 	return nil
+}
+
+// parseLayoutFlags parses the flags of the verbs that write a layout (build,
+// assemble): no positional arguments, complete flag pairs, and -out. It
+// returns the product info read from *productInfo, or nil when it is "".
+func parseLayoutFlags(fs *flag.FlagSet, args []string, ps *pairs, out, productInfo *string) (*osimage.ProductInfo, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	if err := ps.done(); err != nil {
+		return nil, err
+	}
+	if *out == "" {
+		return nil, errors.New("-out is required")
+	}
+	if *productInfo == "" {
+		return nil, nil
+	}
+	return osimage.ReadProductInfo(*productInfo)
 }
