@@ -24,7 +24,7 @@ def _find_go(rctx):
          "Install Go, or register an osimage_toolchain with a prebuilt binary instead (docs/rules.md).")
 
 def _watch_sources(rctx, root):
-    """Makes the repository depend on every Go source of the tool.
+    """Makes the repository depend on every Go and assembly source of the tool.
 
     repository_ctx.path(Label) records the file, so Bazel refetches (rebuilds
     the tool) when its content changes. Bazel 4 has no repository_ctx.watch
@@ -33,7 +33,7 @@ def _watch_sources(rctx, root):
     normally implies.
     """
     res = rctx.execute(
-        ["find"] + _SOURCE_DIRS + ["-name", "*.go", "-not", "-name", "*_test.go", "-not", "-path", "*/testdata/*"],
+        ["find"] + _SOURCE_DIRS + ["(", "-name", "*.go", "-o", "-name", "*.s", ")", "-not", "-name", "*_test.go", "-not", "-path", "*/testdata/*"],
         working_directory = str(root),
     )
     if res.return_code != 0:
