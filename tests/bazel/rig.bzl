@@ -69,8 +69,22 @@ def sh_binary(**kwargs):
     native.sh_binary(**kwargs)
 '''
 
+# buildifier: disable=unnamed-macro
 def rig_offline_repositories():
-    """Declares rules_cc, rules_shell and remote_coverage_tools as local stand-ins."""
+    """Declares every repository the rig needs without a network.
+
+    rules_java and bazel_skylib come from Debian's bazel-rules-java and
+    bazel-skylib packages; rules_cc, rules_shell and remote_coverage_tools
+    are local stand-ins.
+    """
+    native.local_repository(
+        name = "rules_java",
+        path = "/usr/share/bazel/rules/java",
+    )
+    native.local_repository(
+        name = "bazel_skylib",
+        path = "/usr/share/bazel/tools/skylib",
+    )
     _stub_repository(
         name = "rules_cc",
         files = {
