@@ -118,6 +118,12 @@ func processStoredRing(name string, in io.Reader, size int64, opts Options) (*De
 		busy sync.WaitGroup // one count per hashing goroutine still reading buf
 	}
 	slots := make([]slot, storedBufs)
+	defer func() {
+		// The hashers are done with the buffers by the time this runs.
+		for i := range slots {
+			putBuffer(slots[i].buf)
+		}
+	}()
 	toWhole := make(chan *slot, storedBufs)
 	toChunks := make(chan *slot, storedBufs)
 
@@ -146,7 +152,7 @@ func processStoredRing(name string, in io.Reader, size int64, opts Options) (*De
 		s := &slots[i%len(slots)]
 		s.busy.Wait()
 		if s.buf == nil {
-			s.buf = make([]byte, bufSize)
+			s.buf = getBuffer(int(bufSize))
 		}
 		n, err := io.ReadFull(in, s.buf)
 		if n > 0 {
@@ -246,6 +252,7 @@ func descriptor(name, mediaType string, blobDigest []byte, blobSize, size, chunk
 // everything written to it, whatever the sizes of the writes.
 type chunkHasher struct {
 	chunkSize int64
+	pairs     bool      // whole chunks are hashed two at a time with SHA-NI
 	partial   hash.Hash // the current incomplete chunk, if partialN > 0
 	partialN  int64
 	hashes    []string

@@ -2,12 +2,6 @@
 
 package payload
 
-// sha256Blocks2 runs n 64-byte blocks starting at p through both SHA-256
-// states a and b (the words h0..h7), with SHA-NI.
-//
-//go:noescape
-func sha256Blocks2(a, b *[8]uint32, p *byte, n int)
-
 func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 
 // haveSHA2x reports whether the CPU has the SHA extensions and SSSE3,
@@ -22,14 +16,6 @@ var haveSHA2x = func() bool {
 	const ssse3, sha = 1 << 9, 1 << 29
 	return c1&ssse3 != 0 && b7&sha != 0
 }()
-
-// blocks2 runs the whole 64-byte blocks of p through both states; the
-// caller passes a multiple of 64 bytes.
-func blocks2(a, b *[8]uint32, p []byte) {
-	if len(p) >= 64 {
-		sha256Blocks2(a, b, &p[0], len(p)/64)
-	}
-}
 
 // sha256Blocks2x runs n 64-byte blocks from pa through state a and n
 // blocks from pb through state b, with SHA-NI.

@@ -3,18 +3,16 @@
 #include "textflag.h"
 
 // SHA-256 block functions with SHA-NI for level 0 (stored_shani.go):
-// sha256Blocks2 runs two states over the same blocks and computes the
-// message schedule once; sha256Blocks2x runs two states over two inputs;
-// sha256Blocks1 runs one state. sha256rnds2 is bound by its latency, so the
-// independent chains of two states overlap in the pipeline. The states are
-// the words h0..h7; each call converts them to and from the ABEF/CDGH
-// layout of the instructions.
+// sha256Blocks2x runs two states over two inputs; sha256Blocks1 runs one
+// state. sha256rnds2 is bound by its latency, so the independent chains of
+// two states overlap in the pipeline. The states are the words h0..h7; each
+// call converts them to and from the ABEF/CDGH layout of the instructions.
 //
-// Registers of sha256Blocks2: X0 holds W+K for sha256rnds2; X1/X2 are
-// state a as ABEF/CDGH, X11/X12 state b; X9/X10 and X13/X14 hold both
-// states at the start of the block; X3..X6 are the message schedule, used
-// in rotation; X7 is scratch; X8 is the byte-swap mask. X15 is left alone
-// by all three functions.
+// Registers: X0 holds W+K for sha256rnds2; X1/X2 are state a as ABEF/CDGH,
+// X11/X12 state b; X3..X6 are the message schedule of a, used in rotation;
+// X7 is scratch; X8 is the byte-swap mask. sha256Blocks2x keeps the
+// schedule of b in X9, X10, X13 and X14; sha256Blocks1 keeps the state at
+// the start of the block in X9/X10. X15 is left alone by both functions.
 
 // LOAD puts the big-endian words at off(SI) into m.
 #define LOAD(m, off) \
@@ -29,17 +27,6 @@
 	PALIGNR $4, m2, X7 \
 	PADDD X7, m \
 	SHA256MSG2 m3, m
-
-// ROUNDS4 runs four rounds of both states on the quad m, with the round
-// constants at koff(AX).
-#define ROUNDS4(m, koff) \
-	MOVOU m, X0 \
-	PADDD koff(AX), X0 \
-	SHA256RNDS2 X0, X1, X2 \
-	SHA256RNDS2 X0, X11, X12 \
-	PSHUFD $0x0e, X0, X0 \
-	SHA256RNDS2 X0, X2, X1 \
-	SHA256RNDS2 X0, X12, X11
 
 // TOSHANI turns the words a..h at (R) into ABEF in lo and CDGH in hi.
 #define TOSHANI(R, lo, hi) \
@@ -61,70 +48,6 @@
 	PSHUFD $0x1b, hi, hi \
 	MOVOU hi, 16(R)
 
-// func sha256Blocks2(a, b *[8]uint32, p *byte, n int)
-TEXT ·sha256Blocks2(SB), NOSPLIT, $0-32
-	MOVQ a+0(FP), DI
-	MOVQ b+8(FP), DX
-	MOVQ p+16(FP), SI
-	MOVQ n+24(FP), CX
-	TESTQ CX, CX
-	JEQ done
-	TOSHANI(DI, X1, X2)
-	TOSHANI(DX, X11, X12)
-	MOVOU bswap<>(SB), X8
-	LEAQ k256<>(SB), AX
-
-loop:
-	MOVOU X1, X9
-	MOVOU X2, X10
-	MOVOU X11, X13
-	MOVOU X12, X14
-	LOAD(X3, 0)
-	ROUNDS4(X3, 0)
-	LOAD(X4, 16)
-	ROUNDS4(X4, 16)
-	LOAD(X5, 32)
-	ROUNDS4(X5, 32)
-	LOAD(X6, 48)
-	ROUNDS4(X6, 48)
-	SCHED(X3, X4, X5, X6)
-	ROUNDS4(X3, 64)
-	SCHED(X4, X5, X6, X3)
-	ROUNDS4(X4, 80)
-	SCHED(X5, X6, X3, X4)
-	ROUNDS4(X5, 96)
-	SCHED(X6, X3, X4, X5)
-	ROUNDS4(X6, 112)
-	SCHED(X3, X4, X5, X6)
-	ROUNDS4(X3, 128)
-	SCHED(X4, X5, X6, X3)
-	ROUNDS4(X4, 144)
-	SCHED(X5, X6, X3, X4)
-	ROUNDS4(X5, 160)
-	SCHED(X6, X3, X4, X5)
-	ROUNDS4(X6, 176)
-	SCHED(X3, X4, X5, X6)
-	ROUNDS4(X3, 192)
-	SCHED(X4, X5, X6, X3)
-	ROUNDS4(X4, 208)
-	SCHED(X5, X6, X3, X4)
-	ROUNDS4(X5, 224)
-	SCHED(X6, X3, X4, X5)
-	ROUNDS4(X6, 240)
-	PADDD X9, X1
-	PADDD X10, X2
-	PADDD X13, X11
-	PADDD X14, X12
-	ADDQ $64, SI
-	DECQ CX
-	JNZ loop
-
-	FROMSHANI(DI, X1, X2)
-	FROMSHANI(DX, X11, X12)
-
-done:
-	RET
-
 // ROUNDS4X runs four rounds of the state lo/hi on the quad m.
 #define ROUNDS4X(m, koff, lo, hi) \
 	MOVOU m, X0 \
@@ -135,8 +58,8 @@ done:
 
 // func sha256Blocks2x(a, b *[8]uint32, pa, pb *byte, n int)
 //
-// Like sha256Blocks2, but state a runs over pa and state b over pb, each
-// with its own message schedule (X3..X6 for a, X9, X10, X13, X14 for b).
+// State a runs over pa and state b over pb, each with its own message
+// schedule (X3..X6 for a, X9, X10, X13, X14 for b).
 // The states at the start of the block are kept on the stack.
 TEXT ·sha256Blocks2x(SB), NOSPLIT, $64-40
 	MOVQ a+0(FP), DI

@@ -4,10 +4,6 @@ package payload
 
 const haveSHA2x = false
 
-func blocks2(a, b *[8]uint32, p []byte) {
-	panic("payload: blocks2 without SHA-NI")
-}
-
 func blocks2x(a, b *[8]uint32, pa, pb []byte) {
 	panic("payload: blocks2x without SHA-NI")
 }

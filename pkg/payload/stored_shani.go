@@ -18,16 +18,16 @@ import (
 // SHA-NI round instruction is bound by its latency, so one core runs two
 // independent SHA-256 streams in about 1.5 times the time of one
 // (sha256x2_amd64.s). The reading goroutine hashes each buffer's chunks two
-// at a time right after reading it, while the data is in its own cache;
-// a second goroutine hashes the whole file. Every shaniFusedEvery-th
-// buffer, the second goroutine also hashes that buffer's chunks, in the
-// same pass as the whole-file hash, which balances the two cores.
+// at a time right after reading it, while the data is in its own cache; a
+// second goroutine hashes the whole file, one dependent chain that sets the
+// wall time. The reader has about a fifth of its core to spare, so the
+// whole-file goroutine does nothing else.
 
 const (
-	// shaniFusedEvery sets how many buffers the whole-file goroutine
-	// hashes the chunks of: one in shaniFusedEvery. Measured between 6
-	// and 12 on the bench machine, all within noise of each other.
-	shaniFusedEvery = 8
+	// shaniSlots is the number of buffers in flight: one being hashed by
+	// the whole-file goroutine, one being read and hashed by the reader.
+	// A third one measured no faster, and its pages cost 1.5 ms to map.
+	shaniSlots = 2
 	// shaniMinChunkSize keeps the SHA-NI path to chunk sizes where the
 	// per-chunk finishing costs nothing next to the hashing.
 	shaniMinChunkSize = 4 << 10
@@ -79,7 +79,7 @@ func shaniSum(h *[8]uint32, n uint64, tail []byte) []byte {
 	return d.Sum(nil)
 }
 
-// shaniSelfTest checks the three assembly functions and resume against
+// shaniSelfTest checks the two assembly functions and resume against
 // crypto/sha256.
 func shaniSelfTest() bool {
 	data := make([]byte, 64*9+7)
@@ -93,15 +93,9 @@ func shaniSelfTest() bool {
 		want := sha256.Sum256(whole)
 		return bytes.Equal(shaniSum(h, uint64(n), tail), want[:])
 	}
-	// blocks2: one stream over everything, one over blocks 1..4.
-	whole, part := sha256IV, sha256IV
-	blocks2(&whole, &part, data[:64])
-	part = sha256IV
-	blocks2(&whole, &part, data[64:64*5])
-	if !check(&part, 64*4, nil, data[64:64*5]) {
-		return false
-	}
-	// blocks1 continues the stream; blocks2x runs two others.
+	// blocks1 runs the stream in two calls; blocks2x runs two others.
+	whole := sha256IV
+	blocks1(&whole, data[:64*5])
 	blocks1(&whole, data[64*5:64*9])
 	a, b := sha256IV, sha256IV
 	blocks2x(&a, &b, data[:64*4], data[64*4:64*8])
@@ -114,31 +108,30 @@ func shaniSelfTest() bool {
 func processStoredSHANI(name string, in io.Reader, size int64, opts Options) (*Descriptor, error) {
 	chunkSize := opts.chunkSize()
 	cs := int(chunkSize)
-	// Buffers hold an even number of chunks, so that they pair up.
+	// Buffers hold an even number of chunks, so that they pair up. All
+	// sizes come from one pool size, the largest buffer: two chunks of
+	// storedBufSize.
 	perBuf := max(storedBufSize/cs, 1)
 	perBuf += perBuf % 2
 	bufSize := perBuf * cs
-	nslots := max(storedBufs*storedBufSize/bufSize, 2)
 
 	type slot struct {
-		buf   []byte
-		n     int
-		off   int64 // file offset of buf[0]
-		fused bool  // the whole-file goroutine hashes the chunks
-		free  chan struct{}
+		buf  []byte
+		n    int
+		free chan struct{}
 	}
-	slots := make([]slot, nslots)
+	var slots [shaniSlots]slot
 	for i := range slots {
 		slots[i].free = make(chan struct{}, 1)
 		slots[i].free <- struct{}{}
 	}
-	full := make(chan *slot, nslots)
-
-	// Both goroutines store chunk hashes, each at its own indices.
-	hashes := make([]string, osimage.ChunkCount(size, chunkSize))
-	setHash := func(off int64, sum []byte) {
-		hashes[off/chunkSize] = base64.RawStdEncoding.EncodeToString(sum)
-	}
+	defer func() {
+		// Both goroutines are done with the buffers by the time this runs.
+		for i := range slots {
+			putBuffer(slots[i].buf)
+		}
+	}()
+	full := make(chan *slot, shaniSlots)
 
 	var wholeSum []byte
 	var hasher sync.WaitGroup
@@ -150,33 +143,28 @@ func processStoredSHANI(name string, in io.Reader, size int64, opts Options) (*D
 		var tail []byte
 		for s := range full {
 			p := s.buf[:s.n]
-			if s.fused {
-				for off := 0; off < len(p); off += cs {
-					piece := p[off:min(off+cs, len(p))]
-					k := len(piece) &^ 63
-					chunk := sha256IV
-					blocks2(&whole, &chunk, piece[:k])
-					setHash(s.off+int64(off), shaniSum(&chunk, uint64(k), piece[k:]))
-				}
-			} else {
-				blocks1(&whole, p[:len(p)&^63])
-			}
-			// Only the last buffer, at the end of the file, has a tail.
 			k := len(p) &^ 63
+			blocks1(&whole, p[:k])
 			n += uint64(k)
+			// Only the last buffer, at the end of the file, has a tail.
 			tail = append(tail[:0], p[k:]...)
 			s.free <- struct{}{}
 		}
 		wholeSum = shaniSum(&whole, n, tail)
 	}()
 
+	// Only the reader stores chunk hashes.
+	hashes := make([]string, osimage.ChunkCount(size, chunkSize))
+	setHash := func(off int64, sum []byte) {
+		hashes[off/chunkSize] = base64.RawStdEncoding.EncodeToString(sum)
+	}
 	var total int64
 	var readErr error
 	for i := 0; ; i++ {
 		s := &slots[i%len(slots)]
 		<-s.free
 		if s.buf == nil {
-			s.buf = make([]byte, bufSize)
+			s.buf = getBuffer(2 * storedBufSize)[:bufSize]
 		}
 		n, err := io.ReadFull(in, s.buf)
 		if total+int64(n) > size {
@@ -185,13 +173,11 @@ func processStoredSHANI(name string, in io.Reader, size int64, opts Options) (*D
 			break
 		}
 		if n > 0 {
-			s.n, s.off = n, total
-			s.fused = i%shaniFusedEvery == shaniFusedEvery-1
+			s.n = n
+			off := total
 			total += int64(n)
 			full <- s
-			if !s.fused {
-				hashPairs(s.buf[:n], s.off, cs, setHash)
-			}
+			hashPairs(s.buf[:n], off, cs, setHash)
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
