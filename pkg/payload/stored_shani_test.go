@@ -2,6 +2,8 @@ package payload
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -125,5 +127,34 @@ func BenchmarkStored(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestChunkHasherPairs checks the chunk hashes of the compressed levels,
+// which hash whole chunks in pairs with SHA-NI, against crypto/sha256 for
+// writes that start and end on and off chunk boundaries.
+func TestChunkHasherPairs(t *testing.T) {
+	data := testData(8, 9<<20+100)
+	for _, cs := range []int64{4 << 10, 192 << 10, 1 << 20} {
+		var want []string
+		for off := int64(0); off < int64(len(data)); off += cs {
+			sum := sha256.Sum256(data[off:min(off+cs, int64(len(data)))])
+			want = append(want, base64.RawStdEncoding.EncodeToString(sum[:]))
+		}
+		for _, write := range []int{2 << 20, 3 << 20, 1<<20 + 64, 300 << 10, 4096, len(data)} {
+			t.Run(fmt.Sprintf("chunk=%d/write=%d", cs, write), func(t *testing.T) {
+				c := newChunkHasher(int64(len(data)), cs)
+				if c.pairs != useSHANI {
+					t.Errorf("pairs = %v with useSHANI = %v", c.pairs, useSHANI)
+				}
+				for off := 0; off < len(data); off += write {
+					c.Write(data[off:min(off+write, len(data))])
+				}
+				c.finish()
+				if !reflect.DeepEqual(c.hashes, want) {
+					t.Errorf("chunk hashes differ from crypto/sha256")
+				}
+			})
+		}
 	}
 }
