@@ -20,6 +20,9 @@ fi
 bin=$BENCH_DIR/payloadbench
 go build -o "$bin" ./bench/cmd/payloadbench
 mkdir -p "$BENCH_DIR/out"
+# Warm the page cache (if memory allows), so that the first run's times are
+# not those of a cold read.
+cat "$big" >/dev/null
 
 printf '%-6s %-10s %8s %8s %9s\n' level gomaxprocs wall_s cpu_s rss_mib
 worst=0
