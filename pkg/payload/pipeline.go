@@ -19,18 +19,22 @@ import (
 // measurements behind these choices):
 //
 //   - Level 0 has two independent SHA-256 streams over the same bytes, the
-//     blob digest and the chunk hashes. One goroutine reads the file into a
-//     small ring of buffers, one hashes the whole file and one the chunks, so
-//     on two cores the wall time is about one hash pass.
+//     blob digest and the chunk hashes, so on two cores the wall time is
+//     about one hash pass. With SHA-NI (stored_shani.go) the reading
+//     goroutine hashes the chunks two at a time and a second one hashes the
+//     whole file; otherwise one goroutine reads into a ring of buffers, one
+//     hashes the whole file and one the chunks. Read buffers come from a
+//     pool of pre-faulted mappings (buffers.go).
 //   - Levels 1..3 use klauspost's job-parallel stream encoder: the input is
 //     cut into jobs of four windows, each compressed by one of two workers
 //     with the tail of the previous job as history, and the blocks are written
 //     in order into one frame. The job boundaries depend only on the window
 //     size, never on the number of workers or on scheduling
 //     (TestDeterministicAcrossConcurrency), so the blob is the same at any
-//     GOMAXPROCS. The caller goroutine reads and hashes the chunks; the
-//     encoder's flusher goroutine writes the blob and hashes it. Level 4
-//     runs klauspost's sequential encoder (memory, see workers).
+//     GOMAXPROCS. The caller goroutine reads and hashes the chunks (two at
+//     a time with SHA-NI); the encoder's flusher goroutine writes the blob
+//     and hashes it. Level 4 runs klauspost's sequential encoder (memory,
+//     see workers).
 
 const (
 	// storedBufSize is the read size of the level-0 pipeline, rounded to a
