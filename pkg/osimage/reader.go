@@ -16,6 +16,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/rules-osimage/rules_osimage/pkg/internal/fileutil"
 )
 
 // File names and limits of an OCI image layout.
@@ -111,7 +113,7 @@ func open(dir string, opts OpenOptions) (*Image, error) {
 		return nil, fmt.Errorf("%s: imageLayoutVersion %q, want %q", LayoutFile, layout.Version, LayoutVersion)
 	}
 
-	b, err = readLimited(filepath.Join(dir, IndexFile), MaxManifestSize)
+	b, err = fileutil.ReadLimited(filepath.Join(dir, IndexFile), MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -232,23 +234,6 @@ func checkEmbeddedData(d v1.Descriptor) error {
 		return fmt.Errorf("descriptor %s embeds data with digest %s", d.Digest, got)
 	}
 	return nil
-}
-
-// readLimited reads a whole file of at most limit bytes.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s exceeds the limit of %d bytes", path, limit)
-	}
-	return b, nil
 }
 
 // readBlob reads the small blob described by d and checks its size and

@@ -18,6 +18,8 @@ import (
 	// Register the digest algorithms that layouts may use.
 	_ "crypto/sha256"
 	_ "crypto/sha512"
+
+	"github.com/rules-osimage/rules_osimage/pkg/internal/fileutil"
 )
 
 // MaxManifestSize is the largest manifest or index the registry loads. The
@@ -97,7 +99,7 @@ func loadLayout(dir string) (*layout, error) {
 		return nil, err
 	}
 	indexPath := filepath.Join(dir, v1.ImageIndexFile)
-	data, err := readLimited(indexPath, MaxManifestSize)
+	data, err := fileutil.ReadLimited(indexPath, MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +138,7 @@ func loadLayout(dir string) (*layout, error) {
 
 func checkOCILayoutFile(dir string) error {
 	p := filepath.Join(dir, v1.ImageLayoutFile)
-	data, err := readLimited(p, 4096)
+	data, err := fileutil.ReadLimited(p, 4096)
 	if err != nil {
 		return err
 	}
@@ -196,7 +198,7 @@ func (l *layout) loadManifest(dir string, d v1.Descriptor, depth int) error {
 		return fmt.Errorf("manifest %s: size %d exceeds the limit of %d bytes", d.Digest, d.Size, MaxManifestSize)
 	}
 	p := blobPath(dir, d.Digest)
-	data, err := readLimited(p, MaxManifestSize)
+	data, err := fileutil.ReadLimited(p, MaxManifestSize)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", d.Digest, err)
 	}
@@ -303,23 +305,6 @@ func (l *layout) verifyBlobDigest(d v1.Descriptor) error {
 		return fmt.Errorf("blob %s: content of %s does not match its digest", d.Digest, b.path)
 	}
 	return nil
-}
-
-// readLimited reads a small file, refusing files larger than limit.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 // openBlob opens a blob for serving and checks it still has the size seen at

@@ -8,6 +8,8 @@ import (
 
 	"github.com/bazelbuild/rules_go/go/runfiles"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/rules-osimage/rules_osimage/pkg/internal/fileutil"
 )
 
 // ManifestVersion is the only local-registry manifest version understood.
@@ -74,7 +76,7 @@ func LoadManifest(path string) ([]Image, error) {
 			return nil, fmt.Errorf("registry manifest: %w", err)
 		}
 	}
-	data, err := readLimited(resolved, 16<<20)
+	data, err := fileutil.ReadLimited(resolved, 16<<20)
 	if err != nil {
 		return nil, fmt.Errorf("registry manifest: %w", err)
 	}
